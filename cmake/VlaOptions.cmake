@@ -1,0 +1,21 @@
+# vla_option(NAME DEFAULT DOC): a cache option that also reads the environment variable NAME, so
+# `VLA_TTT_CUDA=0 npm install` works without passing CMake arguments. 1/true/yes mean ON and
+# 0/false/no mean OFF; other values are kept upper-cased (AUTO) or as given.
+function(vla_option name default doc)
+  if(DEFINED ${name})
+    set(value "${${name}}")
+  elseif(DEFINED ENV{${name}})
+    set(value "$ENV{${name}}")
+  else()
+    set(value "${default}")
+  endif()
+  string(TOUPPER "${value}" upper)
+  if(upper MATCHES "^(1|ON|TRUE|YES)$")
+    set(value ON)
+  elseif(upper MATCHES "^(0|OFF|FALSE|NO)$")
+    set(value OFF)
+  elseif(upper STREQUAL "AUTO")
+    set(value AUTO)
+  endif()
+  set(${name} "${value}" CACHE STRING "${doc}" FORCE)
+endfunction()

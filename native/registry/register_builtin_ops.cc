@@ -1,0 +1,12 @@
+// The list of op groups. Each group lives in native/registry/register_<group>.cc.
+#include "registry/op_registry.h"
+
+namespace vla {
+
+void register_activation_ops(std::vector<OpDef>& ops);
+
+void register_builtin_ops(std::vector<OpDef>& ops) {
+  register_activation_ops(ops);
+}
+
+}  // namespace vla
