@@ -9,6 +9,13 @@
 #include "vla_build_config.h"
 #endif
 
+#ifdef VLA_BUILD_NODE_GYP
+#define VLA_BUILD_SYSTEM "node-gyp"
+#define VLA_BUILD_BLAS "own kernels"
+#define VLA_BUILD_CUDA "CUDA off: node-gyp builds are CPU-only (build with cmake-js for CUDA)"
+#define VLA_BUILD_TYPE "Release"
+#endif
+
 #ifndef VLA_BUILD_BLAS
 #define VLA_BUILD_BLAS "own kernels"
 #endif
@@ -16,7 +23,7 @@
 #define VLA_BUILD_CUDA "CUDA off"
 #endif
 #ifndef VLA_BUILD_COMPILER
-#define VLA_BUILD_COMPILER "unknown"
+#define VLA_BUILD_COMPILER "compiler " __VERSION__
 #endif
 #ifndef VLA_BUILD_TYPE
 #define VLA_BUILD_TYPE "unknown"

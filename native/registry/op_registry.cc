@@ -206,12 +206,17 @@ OpCall make_call(const OpDef& def, const std::vector<std::pair<std::string, AnyT
   return call;
 }
 
-std::vector<Shape> validate_call(const OpCall& call) {
+std::vector<Shape> infer_output_shapes(const OpCall& call) {
   const OpDef& def = *call.def;
   std::vector<Shape> shapes = def.infer(call);
   if (shapes.size() != def.outputs.size())
     fail(ErrorCode::kInternal, def.name, ": infer returned ", shapes.size(), " shapes for ", def.outputs.size(),
          " outputs");
+  return shapes;
+}
+
+void check_finite_inputs(const OpCall& call) {
+  const OpDef& def = *call.def;
   for (size_t i = 0; i < def.inputs.size(); ++i) {
     if (!def.inputs[i].check_finite || !call.inputs[i].defined) continue;
     int64_t bad = -1;
@@ -219,6 +224,11 @@ std::vector<Shape> validate_call(const OpCall& call) {
       fail(ErrorCode::kValue, def.name, ": input '", def.inputs[i].name, "' has a non-finite value (NaN or Inf) at flat index ",
            bad);
   }
+}
+
+std::vector<Shape> validate_call(const OpCall& call) {
+  std::vector<Shape> shapes = infer_output_shapes(call);
+  check_finite_inputs(call);
   return shapes;
 }
 

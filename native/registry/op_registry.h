@@ -115,7 +115,11 @@ const std::vector<OpDef>& all_ops();
 OpCall make_call(const OpDef& def, const std::vector<std::pair<std::string, AnyTensor>>& inputs,
                  const std::vector<std::pair<std::string, double>>& attrs);
 
-// Runs `infer`, checks check_finite inputs. Returns the output shapes.
+// Runs `infer` (shape and value checks that are cheap). Returns the output shapes.
+std::vector<Shape> infer_output_shapes(const OpCall& call);
+// Scans the inputs marked check_finite for NaN/Inf: O(n), so async callers run it off the main thread.
+void check_finite_inputs(const OpCall& call);
+// Both of the above.
 std::vector<Shape> validate_call(const OpCall& call);
 
 // Dtype of output `i` for this call.
