@@ -23,7 +23,13 @@
 #define VLA_BUILD_CUDA "CUDA off"
 #endif
 #ifndef VLA_BUILD_COMPILER
-#define VLA_BUILD_COMPILER "compiler " __VERSION__
+#if defined(__clang__)
+#define VLA_BUILD_COMPILER "Clang " __clang_version__
+#elif defined(__GNUC__)
+#define VLA_BUILD_COMPILER "GNU " __VERSION__
+#else
+#define VLA_BUILD_COMPILER "unknown compiler"
+#endif
 #endif
 #ifndef VLA_BUILD_TYPE
 #define VLA_BUILD_TYPE "unknown"
