@@ -1,0 +1,122 @@
+// The flow-matching policy with latent prompts (TTT-VLA), on the Mixture-of-Transformers stack.
+// T is float (production) or double (the float64 reference that gradient checks use).
+//
+// Flow matching (openpi): time t = 1 is noise, t = 0 data; x_t = t eps + (1 - t) a; the experts
+// predict the field v(x_t, t) with target u = eps - a. Acting integrates dx/dt = v from t = 1 to
+// 0 with Euler steps dt = -1/steps, encoding the prefix once (KV cache) and re-running only the
+// action expert's tokens at each step.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/arena.h"
+#include "model/config.h"
+#include "model/layout.h"
+#include "model/mot.h"
+#include "model/params.h"
+#include "ops/adamw.h"
+
+namespace vla {
+
+// A batch of observations.
+template <typename T>
+struct ObsBatch {
+  int64_t B = 0;
+  const uint8_t* images = nullptr;      // [B, S, S, 3] RGB, row 0 at the top
+  const int32_t* text = nullptr;        // [B, L] instruction token ids, 0 = <pad>
+  const T* state = nullptr;             // [B, state_dim] end-effector xyz, gripper opening
+  const int32_t* embodiment = nullptr;  // [B] prompt block for each sample, in [0, num_embodiments)
+};
+
+// Flow-matching targets and draws for the losses. Arrays may be null for a loss that is off.
+template <typename T>
+struct FlowTargets {
+  const T* actions = nullptr;         // [B, H, A] ground-truth action chunks
+  const T* action_noise = nullptr;    // [B, H, A] eps
+  const T* action_time = nullptr;     // [B] t in (0, 1]
+  const T* action_weights = nullptr;  // [B] per-sample weights of the action loss (null: all 1)
+  const T* state_noise = nullptr;     // [B, state_dim]
+  const T* state_time = nullptr;      // [B]
+  const uint8_t* drop_prompt = nullptr;  // [B] 1: the action rows do not see the prompt
+};
+
+struct LossOptions {
+  bool action_loss = true;
+  bool state_loss = true;
+  double state_weight = 1.0;  // lambda in L = L_action + lambda L_state
+  GradientRouting routing;
+  // Parameter groups that receive gradients (others are not computed where avoidable).
+  std::vector<ParamGroup> grad_groups;
+};
+
+struct LossResult {
+  double total = 0, action = 0, state = 0;
+  std::vector<double> action_per_sample, state_per_sample;  // unweighted per-sample losses
+};
+
+struct StepOptions {
+  AdamWHyper adam;
+  double max_grad_norm = 0;  // > 0: clip the gradient's global norm (over the trained groups)
+};
+
+struct StepResult {
+  LossResult loss;
+  double grad_norm = 0;  // before clipping
+  bool clipped = false;
+};
+
+template <typename T>
+class Policy {
+ public:
+  // A policy with seeded random weights.
+  Policy(const ModelConfig& cfg, uint64_t seed);
+  // A policy with the given weights (a buffer of layout().total() elements).
+  Policy(const ModelConfig& cfg, const T* weights);
+
+  const ModelConfig& config() const { return cfg_; }
+  const ParamLayout& layout() const { return layout_; }
+  T* params() { return params_.data(); }
+  const T* params() const { return params_.data(); }
+  T* grads() { return grads_.data(); }
+  int64_t num_params() const { return layout_.total(); }
+  ParamsView<T> param_view() { return layout_.view(params_.data()); }
+
+  // Checks a batch (sizes, ids, embodiment ids, finite state); fails with kValue/kArgument naming
+  // the field and the sample.
+  void validate(const ObsBatch<T>& obs) const;
+
+  // Samples action chunks: out [B, H, A]. `noise` [B, H, A] is the starting x_1 (null: drawn from
+  // Philox(seed)). `drop_prompt` (null: none) hides the prompt from the action rows.
+  void act(const ObsBatch<T>& obs, const T* noise, uint64_t seed, T* out, const uint8_t* drop_prompt = nullptr);
+
+  // Losses and, when `grads` is true, their gradients (routed, see layout.h) ACCUMULATED into
+  // grads() for the requested groups. Deterministic given the inputs.
+  LossResult loss_and_grads(const ObsBatch<T>& obs, const FlowTargets<T>& f, const LossOptions& o, bool grads);
+
+  // Zeroes grads(), computes loss_and_grads, then one AdamW step on the requested groups (and,
+  // when `prompt_only_embodiments`, only the prompt blocks of embodiments present in the batch).
+  // Non-finite gradients fail with kValue before any parameter changes.
+  StepResult step(const ObsBatch<T>& obs, const FlowTargets<T>& f, const LossOptions& o, const StepOptions& s,
+                  bool prompt_only_embodiments = false);
+
+  void zero_grads();
+  // Forgets AdamW's moments and step count (a new adaptation run starts fresh).
+  void reset_optimizer();
+  int64_t optimizer_step() const { return adam_step_; }
+
+ private:
+  struct Workspace;
+  Workspace& workspace(const std::string& key, int64_t B, const std::vector<Seg>& layout,
+                       const std::vector<std::pair<Seg, bool>>& pass1, const std::vector<std::pair<Seg, bool>>& pass2);
+
+  ModelConfig cfg_;
+  ParamLayout layout_;
+  std::vector<T> params_, grads_, adam_m_, adam_v_;
+  int64_t adam_step_ = 0;
+  std::vector<std::pair<std::string, std::unique_ptr<Workspace>>> workspaces_;
+};
+
+}  // namespace vla
