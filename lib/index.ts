@@ -2,7 +2,7 @@
  * vla-ttt: test-time training of flow-matching robot policies, on a native C++/CUDA core.
  *
  * This entry point exports the foundation: tensors, the native ops (typed from the registry),
- * build and machine facts, and the error classes.
+ * build and machine facts, the error classes, and the batched scene renderer.
  */
 export { Tensor, dtypeOf, shapeSize } from './tensor.js';
 export type { DType, FloatDType, FloatTensor, ArrayFor, RandomOptions } from './tensor.js';
@@ -23,6 +23,12 @@ export {
   fromNativeError,
 } from './errors.js';
 export type { VlaErrorCode } from './errors.js';
+export { GeomType, TextureKind, allocateGeoms } from './render/scene.js';
+export type { Scene, SceneGeoms, Camera, Lighting } from './render/scene.js';
+export { buildGeoms, setGeom, axisAngleRotation } from './render/scene-builder.js';
+export type { GeomSpec, GeomTypeName, TextureName } from './render/scene-builder.js';
+export { packScenes, packedSceneCount, renderScenes, renderScenesAsync, RenderedBatch } from './render/renderer.js';
+export type { PackedSceneBatch, RenderOptions } from './render/renderer.js';
 export { AddonLoadError, loadAddon, packageRoot } from './native/loader.js';
 export type { LoadAttempt } from './native/loader.js';
 export type { NativeOpInfo } from './native/addon-types.js';
