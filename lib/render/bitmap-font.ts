@@ -2,6 +2,14 @@
  * A small bitmap font for labels on image grids: printable ASCII in 5x7 cells (capitals, digits,
  * x-height 5 for lower case) plus 2 rows below the baseline for descenders (g j p q y , ;).
  * Drawn for this project. Characters outside printable ASCII are drawn as '?'.
+ *
+ * @example
+ * ```ts
+ * import { drawText, textWidth } from 'vla-ttt';
+ * const image = { data: new Uint8Array(64 * 16 * 3), width: 64, height: 16 };
+ * drawText(image, 'step 12', 2, 2, [255, 255, 0]); // yellow text, top-left corner at (2, 2)
+ * textWidth('step 12', 2); // 82 pixels at font scale 2
+ * ```
  */
 
 /** Glyph width in font pixels. */
