@@ -2,7 +2,8 @@
  * vla-ttt: test-time training of flow-matching robot policies, on a native C++/CUDA core.
  *
  * This entry point exports the foundation: tensors, the native ops (typed from the registry),
- * build and machine facts, and the error classes.
+ * build and machine facts, the error classes, and the batched scene renderer with its image
+ * helpers (PNG encoding, filmstrips and contact sheets).
  */
 export { Tensor, dtypeOf, shapeSize } from './tensor.js';
 export type { DType, FloatDType, FloatTensor, ArrayFor, RandomOptions } from './tensor.js';
@@ -23,6 +24,17 @@ export {
   fromNativeError,
 } from './errors.js';
 export type { VlaErrorCode } from './errors.js';
+export { GeomType, TextureKind, allocateGeoms } from './render/scene.js';
+export type { Scene, SceneGeoms, Camera, Lighting } from './render/scene.js';
+export { buildGeoms, setGeom, axisAngleRotation } from './render/scene-builder.js';
+export type { GeomSpec, GeomTypeName, TextureName } from './render/scene-builder.js';
+export { packScenes, packedSceneCount, renderScenes, renderScenesAsync, RenderedBatch } from './render/renderer.js';
+export type { PackedSceneBatch, RenderOptions } from './render/renderer.js';
+export { encodePng, crc32 } from './render/png.js';
+export { tileImages, filmstrip, contactSheet, upscale } from './render/image-grid.js';
+export type { RgbImage, GridOptions, Rgb } from './render/image-grid.js';
+export { drawText, textWidth, glyph, glyphWidth, glyphHeight, glyphAdvance } from './render/bitmap-font.js';
+export type { TextTarget } from './render/bitmap-font.js';
 export { AddonLoadError, loadAddon, packageRoot } from './native/loader.js';
 export type { LoadAttempt } from './native/loader.js';
 export type { NativeOpInfo } from './native/addon-types.js';

@@ -1,12 +1,12 @@
 // Lists the native sources for binding.gyp (CMake globs the same folders itself).
 //   node scripts/native-sources.cjs baseline|avx2|avx512
-// baseline: everything compiled for plain x86-64 (core, ops, registry, napi);
+// baseline: everything compiled for plain x86-64 (core, ops, registry, render, napi);
 // avx2 / avx512: the kernels compiled for that instruction set (*_avx2.cc, *_avx512.cc).
 const { readdirSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
-const dirs = ['native/core', 'native/io', 'native/model', 'native/ops', 'native/registry', 'native/napi'];
+const dirs = ['native/core', 'native/io', 'native/ops', 'native/registry', 'native/render', 'native/napi'];
 
 function list(kind) {
   const files = [];

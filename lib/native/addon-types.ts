@@ -73,6 +73,44 @@ export interface NativeCpuInfo {
   threads: number;
 }
 
+/**
+ * A batch of B scenes with G geoms in all, as flat arrays (lib/render/scene.ts explains each
+ * field; native/render/render_batch.h the layout). Scene b owns geoms [geomOffsets[b], geomOffsets[b+1]).
+ */
+export interface NativeSceneBatch {
+  /** [B + 1], starts at 0, non-decreasing, ends at G. */
+  geomOffsets: Int32Array;
+  /** [G] */
+  type: Int32Array;
+  /** [G * 3] */
+  size: Float32Array;
+  /** [G * 3] */
+  pos: Float32Array;
+  /** [G * 9] */
+  mat: Float32Array;
+  /** [G * 4] */
+  rgba: Float32Array;
+  /** [G] */
+  texture: Int32Array;
+  /** [G * 4] */
+  texParams: Float32Array;
+  /** [B * 10]: pos 3, lookAt 3, up 3, fovyDeg. */
+  cameras: Float32Array;
+  /** [B * 10]: direction 3, color 3, ambient 3, shadows 0/1. */
+  lights: Float32Array;
+  /** [B * 3] */
+  background: Float32Array;
+}
+
+export interface NativeRenderOptions {
+  width: number;
+  height: number;
+  /** Samples per pixel side (1 to 8); default 1. */
+  supersample?: number | undefined;
+  /** Uint8Array of B * H * W * 3 bytes to draw into (returned); a new one when absent. */
+  out?: Uint8Array | undefined;
+}
+
 export interface NativeAddon {
   runOp(name: string, inputs: Record<string, NativeTensor | undefined>, attrs?: Record<string, number | boolean | undefined>): Record<string, NativeTensor>;
   runOpAsync(name: string, inputs: Record<string, NativeTensor | undefined>, attrs?: Record<string, number | boolean | undefined>): Promise<Record<string, NativeTensor>>;
@@ -83,4 +121,8 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   setIsaCap(isa: 'generic' | 'avx2' | 'avx512'): void;
   fillRandom(array: Float32Array | Float64Array, distribution: 'normal' | 'uniform', seed: number | bigint, stream: number | bigint, offset: number | bigint): void;
+  /** Draws the batch into uint8 RGB images [B, H, W, 3], row 0 at the top. */
+  renderBatch(batch: NativeSceneBatch, options: NativeRenderOptions): Uint8Array;
+  /** renderBatch on a worker thread. The batch arrays and `out` must not change until it settles. */
+  renderBatchAsync(batch: NativeSceneBatch, options: NativeRenderOptions): Promise<Uint8Array>;
 }

@@ -52,7 +52,7 @@ export class AddonLoadError extends VlaError {
   }
 }
 
-const requiredExports: (keyof NativeAddon)[] = ['runOp', 'runOpAsync', 'listOps', 'buildInfo', 'cpu', 'fillRandom'];
+const requiredExports: (keyof NativeAddon)[] = ['runOp', 'runOpAsync', 'listOps', 'buildInfo', 'cpu', 'fillRandom', 'renderBatch', 'renderBatchAsync'];
 
 function tryLoad(path: string): NativeAddon {
   const mod = require(path) as Partial<NativeAddon>;

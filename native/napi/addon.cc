@@ -12,6 +12,7 @@
 #include "core/thread_pool.h"
 #include "napi/js_convert.h"
 #include "napi/op_binding.h"
+#include "napi/render_binding.h"
 
 namespace vla::napi {
 
@@ -143,6 +144,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, set_num_threads_js, "setNumThreads"));
   exports.Set("setIsaCap", Napi::Function::New(env, set_isa_cap_js, "setIsaCap"));
   exports.Set("fillRandom", Napi::Function::New(env, fill_random_js, "fillRandom"));
+  exports.Set("renderBatch", Napi::Function::New(env, render_batch_js, "renderBatch"));
+  exports.Set("renderBatchAsync", Napi::Function::New(env, render_batch_async_js, "renderBatchAsync"));
   return exports;
 }
 
