@@ -5,10 +5,12 @@ namespace vla {
 
 void register_activation_ops(std::vector<OpDef>& ops);
 void register_normalization_ops(std::vector<OpDef>& ops);
+void register_attention_ops(std::vector<OpDef>& ops);
 
 void register_builtin_ops(std::vector<OpDef>& ops) {
   register_activation_ops(ops);
   register_normalization_ops(ops);
+  register_attention_ops(ops);
 }
 
 }  // namespace vla
