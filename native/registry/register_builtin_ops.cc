@@ -7,12 +7,14 @@ void register_activation_ops(std::vector<OpDef>& ops);
 void register_normalization_ops(std::vector<OpDef>& ops);
 void register_attention_ops(std::vector<OpDef>& ops);
 void register_embedding_ops(std::vector<OpDef>& ops);
+void register_loss_ops(std::vector<OpDef>& ops);
 
 void register_builtin_ops(std::vector<OpDef>& ops) {
   register_activation_ops(ops);
   register_normalization_ops(ops);
   register_attention_ops(ops);
   register_embedding_ops(ops);
+  register_loss_ops(ops);
 }
 
 }  // namespace vla
