@@ -24,17 +24,17 @@ void add_adamw(std::vector<OpDef>& ops) {
   f.summary =
       "AdamW step in place: m, v moments, bias-corrected, p -= lr * (mhat / (sqrt(vhat) + eps) + weight_decay * p); "
       "elements with mask 0 are left untouched; no outputs";
-  f.inputs = {{"params", ArgKind::kFloat, "[n] (any shape of n elements), updated in place", false, true},
-              {"grads", ArgKind::kFloat, "n elements, all finite", false, false, true},
-              {"m", ArgKind::kFloat, "n elements: first moment, updated in place", false, true},
-              {"v", ArgKind::kFloat, "n elements: second moment, updated in place", false, true},
+  f.inputs = {{"params", ArgKind::kFloat, "any shape of n elements", false, true},
+              {"grads", ArgKind::kFloat, "n elements", false, false, true},
+              {"m", ArgKind::kFloat, "n elements: first moment", false, true},
+              {"v", ArgKind::kFloat, "n elements: second moment", false, true},
               {"mask", ArgKind::kUInt8, "n elements: 1 = train, 0 = frozen (absent: all 1)", true}};
-  f.attrs = {{"lr", std::numeric_limits<double>::quiet_NaN(), "learning rate, >= 0 (required)"},
+  f.attrs = {{"lr", std::numeric_limits<double>::quiet_NaN(), "learning rate, >= 0"},
              {"beta1", 0.9, "first-moment decay, in [0, 1)"},
              {"beta2", 0.999, "second-moment decay, in [0, 1)"},
              {"eps", 1e-8, "added to sqrt(vhat), > 0"},
              {"weight_decay", 0.01, "decoupled weight decay, >= 0"},
-             {"step", std::numeric_limits<double>::quiet_NaN(), "1-based step number for bias correction (required)",
+             {"step", std::numeric_limits<double>::quiet_NaN(), "1-based step number for bias correction, >= 1",
               /*is_integer=*/true}};
   f.outputs = {};  // params, m and v are the results
   f.infer = [](const OpCall& c) {
