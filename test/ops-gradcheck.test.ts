@@ -3,7 +3,7 @@
 // one fails the coverage test.
 import { describe, expect, it } from 'vitest';
 
-import { listOps } from '../lib/index.js';
+import { listOps, Tensor } from '../lib/index.js';
 import type { CaseRng as CaseRngType } from './helpers/case-rng.js';
 import { CaseRng } from './helpers/case-rng.js';
 import { gradcheck, type GradCase } from './helpers/gradcheck.js';
@@ -12,6 +12,39 @@ const cases: Record<string, (r: CaseRngType) => GradCase> = {
   silu: (r) => ({ inputs: { x: r.normal([r.int(1, 4), r.int(1, 30)], 2) } }),
   gelu_tanh: (r) => ({ inputs: { x: r.normal([r.int(1, 4), r.int(1, 30)], 2) } }),
   geglu: (r) => ({ inputs: { x: r.normal([r.int(1, 5), 2 * r.int(1, 12)], 1.5) } }),
+  softmax: (r) => ({ inputs: { x: r.normal([r.int(1, 4), r.int(1, 20)], 2) } }),
+  rmsnorm: (r) => {
+    const C = r.int(1, 24);
+    return { inputs: { x: r.normal([r.int(1, 4), C], 2), w: r.normal([C]) }, attrs: { eps: 0.1 } };
+  },
+  rope: (r) => {
+    const [B, S] = [r.int(1, 3), r.int(1, 5)];
+    return { inputs: { x: r.normal([B, S, r.int(1, 3), 2 * r.int(1, 8)]), positions: r.ints([B, S], -20, 60) } };
+  },
+  attention: (r) => {
+    const Hkv = r.int(1, 2);
+    const [B, Tq, Tk, Hq, D] = [r.int(1, 2), r.int(1, 5), r.int(1, 20), Hkv * r.pick([1, 2, 4]), r.int(1, 20)];
+    const mask = r.mask([r.pick([1, B]), Tq, Tk], 0.7);
+    return { inputs: { q: r.normal([B, Tq, Hq, D]), k: r.normal([B, Tk, Hkv, D]), v: r.normal([B, Tk, Hkv, D]), mask } };
+  },
+  embedding: (r) => {
+    const V = r.int(1, 6);
+    return { inputs: { ids: r.ints([r.int(1, 3), r.int(1, 5)], 0, V - 1), table: r.normal([V, r.int(1, 20)]) } };
+  },
+  mse_loss: (r) => {
+    const s = [r.int(1, 4), r.int(1, 6)];
+    return { inputs: { pred: r.normal(s), target: r.normal(s) } };
+  },
+  flow_matching_loss: (r) => {
+    const s = [r.int(1, 4), r.int(1, 5), r.int(1, 4)];
+    return { inputs: { v: r.normal(s), eps: r.normal(s), actions: r.normal(s) } };
+  },
+  flow_interpolate: (r) => {
+    const s = [r.int(1, 4), r.int(1, 6)];
+    const t = Tensor.zeros([s[0]!], 'float64');
+    for (let b = 0; b < t.size; b++) t.data[b] = 0.05 + 0.9 * ((b * 0.37 + 0.11) % 1);
+    return { inputs: { eps: r.normal(s), actions: r.normal(s), t } };
+  },
 };
 
 const withBackward = listOps().filter((o) => o.backward !== null);

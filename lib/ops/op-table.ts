@@ -65,4 +65,237 @@ export const opTable = {
     outputs: ['dx'],
     backward: null,
   },
+  rmsnorm: {
+    summary: "y = x * rstd * w over the last axis, rstd = 1 / sqrt(mean(x^2) + eps)",
+    inputs: {
+      x: { kind: 'float', optional: false, shape: "[..., C]" },
+      w: { kind: 'float', optional: false, shape: "[C]" },
+    },
+    attrs: {
+      eps: { required: false, integer: false, doc: "added to mean(x^2) under the square root; finite and > 0" },
+    },
+    outputs: ['y', 'rstd'],
+    backward: 'rmsnorm_backward',
+  },
+  rmsnorm_backward: {
+    summary: "gradient of rmsnorm: dx and dw from x, w, the saved rstd and dy",
+    inputs: {
+      x: { kind: 'float', optional: false, shape: "[..., C]" },
+      w: { kind: 'float', optional: false, shape: "[C]" },
+      rstd: { kind: 'float', optional: false, shape: "[M] (saved by rmsnorm)" },
+      dy: { kind: 'float', optional: false, shape: "[..., C] (shape of x)" },
+    },
+    attrs: {
+    },
+    outputs: ['dx', 'dw'],
+    backward: null,
+  },
+  softmax: {
+    summary: "y = exp(x - max) / sum(exp(x - max)) over the last axis",
+    inputs: {
+      x: { kind: 'float', optional: false, shape: "[..., N]" },
+    },
+    attrs: {
+    },
+    outputs: ['y'],
+    backward: 'softmax_backward',
+  },
+  softmax_backward: {
+    summary: "gradient of softmax from its saved output: dx = y * (dy - sum(dy * y))",
+    inputs: {
+      y: { kind: 'float', optional: false, shape: "[..., N] (saved by softmax)" },
+      dy: { kind: 'float', optional: false, shape: "[..., N] (shape of y)" },
+    },
+    attrs: {
+    },
+    outputs: ['dx'],
+    backward: null,
+  },
+  rope: {
+    summary: "rotary position embedding, rotate-half pairs (i, i + D/2): y = x cos(angle) + rotate_half(x) sin(angle)",
+    inputs: {
+      x: { kind: 'float', optional: false, shape: "[B, S, H, D], D even" },
+      positions: { kind: 'int32', optional: false, shape: "[B, S] or [S] (shared by the batch); any int32, negative included" },
+    },
+    attrs: {
+      theta: { required: false, integer: false, doc: "frequency base: angle = position * theta^(-2i/D); finite and > 0" },
+    },
+    outputs: ['y'],
+    backward: 'rope_backward',
+  },
+  rope_backward: {
+    summary: "gradient of rope: dy rotated by the negative angle",
+    inputs: {
+      positions: { kind: 'int32', optional: false, shape: "[B, S] or [S] (shared by the batch); any int32, negative included" },
+      dy: { kind: 'float', optional: false, shape: "[B, S, H, D]" },
+    },
+    attrs: {
+      theta: { required: false, integer: false, doc: "frequency base: angle = position * theta^(-2i/D); finite and > 0" },
+    },
+    outputs: ['dx'],
+    backward: null,
+  },
+  attention: {
+    summary: "out = softmax(scale * q k^T over allowed keys) v per head, grouped KV heads (query head h reads KV head h / (Hq / Hkv)); a query with no allowed key gets zeros",
+    inputs: {
+      q: { kind: 'float', optional: false, shape: "[B, Tq, Hq, D]" },
+      k: { kind: 'float', optional: false, shape: "[B, Tk, Hkv, D], Hq a multiple of Hkv" },
+      v: { kind: 'float', optional: false, shape: "[B, Tk, Hkv, D] (shape of k)" },
+      mask: { kind: 'uint8', optional: true, shape: "[B, Tq, Tk] or [1, Tq, Tk]; 1 = may attend, 0 = blocked (absent: all 1)" },
+    },
+    attrs: {
+      scale: { required: false, integer: false, doc: "multiplies q.k before the softmax; 0 (the default) means 1/sqrt(D)" },
+    },
+    outputs: ['out', 'probs'],
+    backward: 'attention_backward',
+  },
+  attention_backward: {
+    summary: "gradient of attention from the saved probs: dq, dk, dv (dk, dv summed over the query heads of a KV head)",
+    inputs: {
+      q: { kind: 'float', optional: false, shape: "[B, Tq, Hq, D]" },
+      k: { kind: 'float', optional: false, shape: "[B, Tk, Hkv, D], Hq a multiple of Hkv" },
+      v: { kind: 'float', optional: false, shape: "[B, Tk, Hkv, D] (shape of k)" },
+      probs: { kind: 'float', optional: false, shape: "[B, Hq, Tq, Tk] (saved by attention)" },
+      dout: { kind: 'float', optional: false, shape: "[B, Tq, Hq, D] (shape of q)" },
+    },
+    attrs: {
+      scale: { required: false, integer: false, doc: "multiplies q.k before the softmax; 0 (the default) means 1/sqrt(D)" },
+    },
+    outputs: ['dq', 'dk', 'dv'],
+    backward: null,
+  },
+  block_mask: {
+    summary: "mask[b, i, j] = allow[segments[b, i], key_segments[b, j]]: block attention masks from segment ids",
+    inputs: {
+      segments: { kind: 'int32', optional: false, shape: "[T] or [B, T]: segment id in [0, S) of each query token" },
+      key_segments: { kind: 'int32', optional: true, shape: "[Tk] or [B, Tk]: segment ids of the keys (absent: segments)" },
+      allow: { kind: 'uint8', optional: false, shape: "[S, S]: allow[a][c] = 1 lets segment a attend segment c, else 0" },
+    },
+    attrs: {
+    },
+    outputs: ['mask'],
+    backward: null,
+  },
+  embedding: {
+    summary: "out[..., :] = table[ids[...], :]",
+    inputs: {
+      ids: { kind: 'int32', optional: false, shape: "[...], each in [0, V)" },
+      table: { kind: 'float', optional: false, shape: "[V, D]" },
+    },
+    attrs: {
+    },
+    outputs: ['out'],
+    backward: 'embedding_backward',
+  },
+  embedding_backward: {
+    summary: "gradient of embedding: dtable[ids[n], :] += dout[n, :] (deterministic scatter-add)",
+    inputs: {
+      ids: { kind: 'int32', optional: false, shape: "[...], each in [0, V)" },
+      table: { kind: 'float', optional: false, shape: "[V, D] (only its shape is used)" },
+      dout: { kind: 'float', optional: false, shape: "[..., D]" },
+    },
+    attrs: {
+    },
+    outputs: ['dtable'],
+    backward: null,
+  },
+  mse_loss: {
+    summary: "per_sample[b] = mean_j (pred - target)^2[b, j]; loss = (1/B) sum_b weights[b] per_sample[b]",
+    inputs: {
+      pred: { kind: 'float', optional: false, shape: "[B, ...]" },
+      target: { kind: 'float', optional: false, shape: "[B, ...] (shape of pred)" },
+      weights: { kind: 'float', optional: true, shape: "[B], each >= 0 (absent: all 1)" },
+    },
+    attrs: {
+    },
+    outputs: ['loss', 'per_sample'],
+    backward: 'mse_loss_backward',
+  },
+  mse_loss_backward: {
+    summary: "gradient of mse_loss: dpred = g, dtarget = -g, g = (dloss w_b / B + dper_sample_b) 2 (pred - target) / J",
+    inputs: {
+      pred: { kind: 'float', optional: false, shape: "[B, ...]" },
+      target: { kind: 'float', optional: false, shape: "[B, ...] (shape of pred)" },
+      weights: { kind: 'float', optional: true, shape: "[B] (absent: all 1)" },
+      dloss: { kind: 'float', optional: true, shape: "[] (absent: 0)" },
+      dper_sample: { kind: 'float', optional: true, shape: "[B] (absent: 0)" },
+    },
+    attrs: {
+    },
+    outputs: ['dpred', 'dtarget'],
+    backward: null,
+  },
+  flow_matching_loss: {
+    summary: "mse_loss of the predicted field v against u = eps - actions (openpi: x_t = t eps + (1 - t) actions, t = 1 is noise)",
+    inputs: {
+      v: { kind: 'float', optional: false, shape: "[B, ...]: predicted velocity field" },
+      eps: { kind: 'float', optional: false, shape: "[B, ...] (shape of v): the noise" },
+      actions: { kind: 'float', optional: false, shape: "[B, ...] (shape of v): ground-truth actions" },
+      weights: { kind: 'float', optional: true, shape: "[B], each >= 0 (absent: all 1)" },
+    },
+    attrs: {
+    },
+    outputs: ['loss', 'per_sample'],
+    backward: 'flow_matching_loss_backward',
+  },
+  flow_matching_loss_backward: {
+    summary: "gradient of flow_matching_loss: dv = g, deps = -g, dactions = g (g as in mse_loss_backward)",
+    inputs: {
+      v: { kind: 'float', optional: false, shape: "[B, ...]" },
+      eps: { kind: 'float', optional: false, shape: "[B, ...] (shape of v)" },
+      actions: { kind: 'float', optional: false, shape: "[B, ...] (shape of v)" },
+      weights: { kind: 'float', optional: true, shape: "[B] (absent: all 1)" },
+      dloss: { kind: 'float', optional: true, shape: "[] (absent: 0)" },
+      dper_sample: { kind: 'float', optional: true, shape: "[B] (absent: 0)" },
+    },
+    attrs: {
+    },
+    outputs: ['dv', 'deps', 'dactions'],
+    backward: null,
+  },
+  flow_interpolate: {
+    summary: "x_t = t eps + (1 - t) actions per sample (openpi: t = 1 is pure noise, t = 0 the actions)",
+    inputs: {
+      eps: { kind: 'float', optional: false, shape: "[B, ...]: the noise" },
+      actions: { kind: 'float', optional: false, shape: "[B, ...] (shape of eps)" },
+      t: { kind: 'float', optional: false, shape: "[B], each in [0, 1]" },
+    },
+    attrs: {
+    },
+    outputs: ['x_t'],
+    backward: 'flow_interpolate_backward',
+  },
+  flow_interpolate_backward: {
+    summary: "gradient of flow_interpolate: deps = t dx_t, dactions = (1 - t) dx_t, dt = sum_j dx_t (eps - actions)",
+    inputs: {
+      eps: { kind: 'float', optional: false, shape: "[B, ...]" },
+      actions: { kind: 'float', optional: false, shape: "[B, ...] (shape of eps)" },
+      t: { kind: 'float', optional: false, shape: "[B]" },
+      dx_t: { kind: 'float', optional: false, shape: "[B, ...] (shape of eps)" },
+    },
+    attrs: {
+    },
+    outputs: ['deps', 'dactions', 'dt'],
+    backward: null,
+  },
+  adamw: {
+    summary: "AdamW step in place: m, v moments, bias-corrected, p -= lr * (mhat / (sqrt(vhat) + eps) + weight_decay * p); elements with mask 0 are left untouched; no outputs",
+    inputs: {
+      params: { kind: 'float', optional: false, shape: "any shape of n elements" },
+      grads: { kind: 'float', optional: false, shape: "n elements" },
+      m: { kind: 'float', optional: false, shape: "n elements: first moment" },
+      v: { kind: 'float', optional: false, shape: "n elements: second moment" },
+      mask: { kind: 'uint8', optional: true, shape: "n elements: 1 = train, 0 = frozen (absent: all 1)" },
+    },
+    attrs: {
+      lr: { required: true, integer: false, doc: "learning rate, >= 0" },
+      beta1: { required: false, integer: false, doc: "first-moment decay, in [0, 1)" },
+      beta2: { required: false, integer: false, doc: "second-moment decay, in [0, 1)" },
+      eps: { required: false, integer: false, doc: "added to sqrt(vhat), > 0" },
+      weight_decay: { required: false, integer: false, doc: "decoupled weight decay, >= 0" },
+      step: { required: true, integer: true, doc: "1-based step number for bias correction, >= 1" },
+    },
+    outputs: [],
+    backward: null,
+  },
 } as const;
