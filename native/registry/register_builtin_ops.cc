@@ -4,9 +4,11 @@
 namespace vla {
 
 void register_activation_ops(std::vector<OpDef>& ops);
+void register_linear_ops(std::vector<OpDef>& ops);
 
 void register_builtin_ops(std::vector<OpDef>& ops) {
   register_activation_ops(ops);
+  register_linear_ops(ops);
 }
 
 }  // namespace vla
