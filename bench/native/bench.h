@@ -40,7 +40,8 @@ class Json {
   Json& push(Json v);
   // Sets a key of an object (replacing an existing one).
   Json& set(const std::string& key, Json v);
-  // Serializes with two-space indentation; numbers in shortest round-trip form, non-finite as null.
+  // Serializes with two-space indentation; integers exactly, other numbers to 6 significant
+  // digits, non-finite numbers as null.
   std::string dump(int indent = 0) const;
 
  private:
@@ -67,6 +68,24 @@ struct Options {
 // Runs fn() repeatedly: a warm-up, then `reps` repetitions of as many calls as fill
 // min_rep_seconds (calibrated once); returns the median seconds per call.
 double time_median(const Options& opt, const std::function<void()>& fn);
+
+// What other processes did to the machine over a measurement: the CPU time they used (all CPUs
+// busy time from /proc/stat minus this process's own) and the time the hypervisor took (steal),
+// both as average CPUs over the wall time. Benchmarks share machines with builds and tests; a
+// section repeats a measurement that others disturbed and reports the load it ran under.
+struct CpuLoad {
+  double others = 0;  // average CPUs used by other processes
+  double steal = 0;   // average CPUs taken by the hypervisor
+};
+class CpuLoadMeter {
+ public:
+  CpuLoadMeter();  // starts measuring
+  CpuLoad load() const;  // since construction
+
+ private:
+  double wall0_;
+  long long busy0_, steal0_, self0_;
+};
 
 // A check inside a section failed (a wrong result, say): printed at once, listed in the report
 // under "failures", and the executable exits with status 1 after writing the report.

@@ -2,6 +2,7 @@
 //
 // Measures the machine (CPU, build, peak FMA throughput), runs every registered bench section
 // (bench.h) and writes one JSON report to FILE, or to stdout. Progress goes to stderr.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -143,13 +144,30 @@ int main(int argc, char** argv) {
 
     const double peak_seconds = opt.quick ? 0.1 : 0.5;
     std::fprintf(stderr, "measuring peak FMA throughput (%s)...\n", vla::isa_name(vla::active_isa()));
-    opt.peak_gflops_per_thread = peak_gflops(1, peak_seconds);
-    opt.peak_gflops = peak_gflops(opt.threads, peak_seconds);
+    // Other processes can only lower what the loop reaches: measure again while they are busy and
+    // keep the highest values.
+    CpuLoad peak_load;
+    for (int attempt = 1;; ++attempt) {
+      CpuLoadMeter meter;
+      const double one = peak_gflops(1, peak_seconds), all = peak_gflops(opt.threads, peak_seconds);
+      const CpuLoad load = meter.load();
+      if (all > opt.peak_gflops) {
+        opt.peak_gflops_per_thread = std::max(opt.peak_gflops_per_thread, one);
+        opt.peak_gflops = all;
+        peak_load = load;
+      }
+      if (load.others + load.steal <= 0.1 || attempt >= (opt.quick ? 1 : 6)) break;
+      std::fprintf(stderr, "peak measurement disturbed (other processes used %.2f CPUs), measuring again\n",
+                   load.others + load.steal);
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+    }
     Json peak = Json::object();
     peak.set("what", "float32 FMA loop on registers (12 independent accumulators), widest vectors of the active ISA");
     peak.set("gflops_per_thread", opt.peak_gflops_per_thread);
     peak.set("gflops_all_threads", opt.peak_gflops);
     peak.set("threads", opt.threads);
+    peak.set("other_processes_cpus", peak_load.others);
+    peak.set("steal_cpus", peak_load.steal);
     report.set("peak", peak);
     std::fprintf(stderr, "peak: %.1f GFLOP/s per thread, %.1f GFLOP/s on %d threads\n", opt.peak_gflops_per_thread,
                  opt.peak_gflops, opt.threads);

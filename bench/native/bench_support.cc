@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -47,11 +50,12 @@ void append_number(std::string& out, double x) {
     out += "null";
     return;
   }
-  char buf[32];
-  // Shortest of %.{1..17}g that reads back as the same double.
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, x);
-    if (std::strtod(buf, nullptr) == x) break;
+  char buf[40];
+  if (x == std::floor(x) && std::fabs(x) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", x);
+  } else {
+    // Measurements: 6 significant digits say more than they are worth already.
+    std::snprintf(buf, sizeof buf, "%.6g", x);
   }
   out += buf;
 }
@@ -115,6 +119,53 @@ double time_median(const Options& opt, const std::function<void()>& fn) {
   }
   std::sort(samples.begin(), samples.end());
   return samples[samples.size() / 2];
+}
+
+namespace {
+
+// Busy and steal ticks of all CPUs (/proc/stat), and this process's user + system ticks.
+void read_ticks(long long* busy, long long* steal, long long* self) {
+  *busy = *steal = *self = 0;
+  if (FILE* f = std::fopen("/proc/stat", "r")) {
+    long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, st = 0;
+    if (std::fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &user, &nice, &system, &idle, &iowait, &irq,
+                    &softirq, &st) == 8) {
+      *busy = user + nice + system + irq + softirq;
+      *steal = st;
+    }
+    std::fclose(f);
+  }
+  if (FILE* f = std::fopen("/proc/self/stat", "r")) {
+    // Fields 14 and 15 (utime, stime) follow the command name, which ends with the last ')'.
+    char buf[1024];
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    if (const char* p = std::strrchr(buf, ')')) {
+      long long utime = 0, stime = 0;
+      if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &utime, &stime) == 2)
+        *self = utime + stime;
+    }
+    std::fclose(f);
+  }
+}
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+CpuLoadMeter::CpuLoadMeter() : wall0_(now_seconds()) { read_ticks(&busy0_, &steal0_, &self0_); }
+
+CpuLoad CpuLoadMeter::load() const {
+  long long busy, steal, self;
+  read_ticks(&busy, &steal, &self);
+  const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double wall = std::max(1e-3, now_seconds() - wall0_);
+  CpuLoad l;
+  l.others = std::max(0.0, static_cast<double>((busy - busy0_) - (self - self0_)) / ticks_per_second / wall);
+  l.steal = static_cast<double>(steal - steal0_) / ticks_per_second / wall;
+  return l;
 }
 
 namespace {

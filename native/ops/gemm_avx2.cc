@@ -1,8 +1,5 @@
-// AVX2 + FMA float GEMM: the shared SIMD micro-kernel on 256-bit registers, 6 x 16 (12 ymm
-// accumulators, 2 for B, 1 broadcast), blocked for Zen3 (32 KiB L1d, 512 KiB L2 per core):
-//   B micro-panel  KC x 16 floats = 16 KiB    in L1 while all MC / 6 A micro-panels pass by
-//   A block        MC x KC        = 144 KiB   in L2
-//   B block        KC x NC        = 2 MiB     in L3 (32 MiB shared)
+// AVX2 + FMA float GEMM: the shared SIMD micro-kernel (ops/gemm_simd_kernel.h) on 256-bit
+// registers, 6 x 16: 12 ymm accumulators, 2 for B, 1 broadcast.
 // Compiled with -mavx2 -mfma (see cmake/VlaIsaFlags.cmake); called only when the CPU has both.
 #include "core/error.h"
 #include "ops/gemm_kernels.h"
@@ -31,7 +28,7 @@ struct Avx2Vec {
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
 };
 
-using Avx2Kernel = SimdKernel<Avx2Vec, 6, 2, 144, 256, 2048>;
+using Avx2Kernel = Avx2ShapeKernel<Avx2Vec>;
 
 }  // namespace
 

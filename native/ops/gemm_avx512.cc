@@ -1,7 +1,6 @@
 // AVX-512 float GEMM: the same SIMD micro-kernel as AVX2 (ops/gemm_simd_kernel.h) on 512-bit
-// registers, 12 x 32 (24 zmm accumulators, 2 for B, 1 broadcast, of 32). Blocking for a 48 KiB L1d
-// and 1-2 MiB L2 (Ice Lake / Sapphire Rapids server, Zen4):
-//   B micro-panel  KC x 32 floats = 24 KiB in L1;  A block MC x KC = 144 KiB in L2.
+// registers, 12 x 32: 24 zmm accumulators, 2 for B, 1 broadcast, of 32. Only Avx512Vec below is
+// specific to it; the shape runs on AVX2 registers in a test where the CPU lacks AVX-512.
 // Compiled with -mavx512f/bw/dq/vl -mfma; called only when the CPU and OS support AVX-512.
 #include "core/error.h"
 #include "ops/gemm_kernels.h"
@@ -30,7 +29,7 @@ struct Avx512Vec {
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
 };
 
-using Avx512Kernel = SimdKernel<Avx512Vec, 12, 2, 144, 192, 2048>;
+using Avx512Kernel = Avx512ShapeKernel<Avx512Vec>;
 
 }  // namespace
 

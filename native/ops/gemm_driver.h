@@ -77,12 +77,16 @@ constexpr std::array<TileFn<Kernel>, sizeof...(R)> make_tile_table(std::index_se
 // copy goes in chunks of kChunk rows: the chunk's source rows stay in L1 while each panel receives
 // kChunk consecutive rows, so both reads and writes are sequential runs (walking whole rows across
 // all panels instead puts one write stream per panel, panels kc * W apart, into the same L1 sets).
+// The next chunk's rows are prefetched while this one is copied: the source usually comes from L3
+// or memory, and a copy that waits for each line in turn runs at a fraction of the bandwidth.
 template <int W, typename T>
 void pack_rows_into_panels(const T* src, int64_t ld, int64_t width, int64_t kc, T* dst) {
-  constexpr int64_t kChunk = 16;
+  constexpr int64_t kChunk = 16, kLine = 64 / sizeof(T);
   const int64_t full = width / W, rest = width % W;
   for (int64_t k0 = 0; k0 < kc; k0 += kChunk) {
     const int64_t k1 = std::min(kc, k0 + kChunk);
+    for (int64_t k = k1; k < std::min(kc, k1 + kChunk); ++k)
+      for (int64_t j = 0; j < width; j += kLine) __builtin_prefetch(src + k * ld + j);
     for (int64_t q = 0; q < full; ++q) {
       const T* s = src + k0 * ld + q * W;
       T* d = dst + q * W * kc + k0 * W;
@@ -169,29 +173,44 @@ void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const typename Kernel::T* 
   }
 }
 
-// Packed B up to this size holds every K block of a column block at once (see gemm_rectangle).
+// The packed op(B) of a column range, all K blocks: K block pb starts at data + pb * block_stride,
+// and within it the panel of column n (a multiple of NR) at + n * kc (kc of that block).
+template <typename T>
+struct PackedB {
+  const T* data = nullptr;
+  int64_t block_stride = 0;
+  int64_t first_column = 0;  // the column data's panels start at
+};
+
+// Packs all K blocks of op(B)[:, n0:n1] into dst (block_stride = kc_max * padded width).
+template <class Kernel>
+void pack_b_all_blocks(const GemmProblem<typename Kernel::T>& g, int64_t kc_max, int64_t n0, int64_t n1,
+                       typename Kernel::T* dst, int64_t block_stride) {
+  for (int64_t pc = 0, pb = 0; pc < g.K; pc += kc_max, ++pb)
+    pack_b<Kernel>(g, pc, std::min(kc_max, g.K - pc), n0, n1 - n0, dst + pb * block_stride);
+}
+
+// Per-task packed B up to this size holds all K blocks at once (see gemm_rectangle).
 constexpr int64_t kWholeBBytes = int64_t(3) << 20;
 
-// One task: C[m0:m1, n0:n1] over the whole reduction, with this thread's pack buffers.
+// One task: C[m0:m1, n0:n1] over the whole reduction.
 //
-// When all of op(B)[:, jc:+nc] packed fits in kWholeBBytes, it is packed once and the K blocks run
-// innermost: each MC x NC block of C then stays in L2 across its K blocks instead of being streamed
-// through memory once per K block (BLIS's order, used for larger B).
+// B comes packed by the caller (`shared`, all K blocks, when several tasks use the same columns),
+// or the task packs it into its thread's buffer: all K blocks at once when that fits in
+// kWholeBBytes, else one K block at a time (BLIS's order). With all K blocks at hand, the K blocks
+// run innermost, so each MC x NC block of C stays in L2 across them instead of being streamed
+// through memory once per K block.
 template <class Kernel>
-void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                    PackedB<typename Kernel::T> shared) {
   using T = typename Kernel::T;
   constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR, MC = Kernel::kMC, NC = Kernel::kNC;
   static_assert(MC % MR == 0 && NC % NR == 0, "cache blocks must hold whole micro-panels");
   const int64_t kc_max = k_block_size(g.K, Kernel::kKC);
   const int64_t k_blocks = (g.K + kc_max - 1) / kc_max;
-  const int64_t nc_max = std::min(NC, (n1 - n0 + NR - 1) / NR * NR);
   const int64_t mc_max = std::min(MC, (m1 - m0 + MR - 1) / MR * MR);
-  const int64_t b_block_size = kc_max * nc_max;  // elements of one packed K block of B
-  const bool whole_b = k_blocks > 1 && k_blocks * b_block_size * static_cast<int64_t>(sizeof(T)) <= kWholeBBytes;
   T* a_block =
       g.trans_a ? static_cast<T*>(pack_buffer(kPackA, static_cast<size_t>(mc_max * kc_max) * sizeof(T))) : nullptr;
-  T* b_packed = static_cast<T*>(
-      pack_buffer(kPackB, static_cast<size_t>((whole_b ? k_blocks : 1) * b_block_size) * sizeof(T)));
 
   // C[ic:+mc, jc:+nc] (+)= op(A)[ic:+mc, pc:+kc] * packed B block.
   auto multiply = [&](int64_t ic, int64_t jc, int64_t nc, int64_t pc, const T* b_block) {
@@ -205,14 +224,28 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
       macro_kernel<Kernel, false>(mc, nc, kc, g.A + ic * g.lda + pc, g.lda, b_block, c, g.ldc, g.alpha, beta);
     }
   };
+  // All K blocks of B packed: K blocks innermost.
+  auto multiply_all_blocks = [&](int64_t jc, int64_t nc, PackedB<T> b) {
+    for (int64_t ic = m0; ic < m1; ic += MC)
+      for (int64_t pc = 0, pb = 0; pc < g.K; pc += kc_max, ++pb)
+        multiply(ic, jc, nc, pc,
+                 b.data + pb * b.block_stride + (jc - b.first_column) * std::min(kc_max, g.K - pc));
+  };
 
+  if (shared.data) {
+    multiply_all_blocks(n0, n1 - n0, shared);
+    return;
+  }
+  const int64_t nc_max = std::min(NC, (n1 - n0 + NR - 1) / NR * NR);
+  const int64_t b_block_size = kc_max * nc_max;
+  const bool whole_b = k_blocks > 1 && k_blocks * b_block_size * static_cast<int64_t>(sizeof(T)) <= kWholeBBytes;
+  T* b_packed = static_cast<T*>(
+      pack_buffer(kPackB, static_cast<size_t>((whole_b ? k_blocks : 1) * b_block_size) * sizeof(T)));
   for (int64_t jc = n0; jc < n1; jc += NC) {
     const int64_t nc = std::min(NC, n1 - jc);
     if (whole_b) {
-      for (int64_t pb = 0; pb < k_blocks; ++pb)
-        pack_b<Kernel>(g, pb * kc_max, std::min(kc_max, g.K - pb * kc_max), jc, nc, b_packed + pb * b_block_size);
-      for (int64_t ic = m0; ic < m1; ic += MC)
-        for (int64_t pb = 0; pb < k_blocks; ++pb) multiply(ic, jc, nc, pb * kc_max, b_packed + pb * b_block_size);
+      pack_b_all_blocks<Kernel>(g, kc_max, jc, jc + nc, b_packed, b_block_size);
+      multiply_all_blocks(jc, nc, PackedB<T>{b_packed, b_block_size, jc});
     } else {
       for (int64_t pc = 0; pc < g.K; pc += kc_max) {
         pack_b<Kernel>(g, pc, std::min(kc_max, g.K - pc), jc, nc, b_packed);
@@ -222,20 +255,37 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
   }
 }
 
+// Packed B shared by all tasks up to this size (it lives in L3 while the tasks run).
+constexpr int64_t kSharedBBytes = int64_t(16) << 20;
+// Below this many flops the extra parallel region that packs a shared B costs more than it saves.
+constexpr double kMinSharedBFlops = 16e6;
+
 // Runs a whole GEMM (M, N, K > 0) on the pool. C is cut into m_parts x n_parts rectangles on
-// micro-tile boundaries. Each rectangle packs its own B block, so cutting M repeats the packing of
-// B and cutting N that of A: the larger of M and N is cut first, and into few pieces (one per
-// thread, a few more on large problems so that a briefly descheduled thread does not stall the rest).
+// micro-tile boundaries, one task each. Each rectangle needs all of op(A)'s rows and op(B)'s
+// columns that it covers, packed (B always, A when transposed):
+// - On larger problems B is packed once, in parallel, into a buffer all tasks read (one more
+//   parallel region); then cutting M costs nothing and M is cut first.
+// - Otherwise each task packs what it needs: cutting M repeats B's packing and cutting N A's, so
+//   the larger of M and N is cut, into as few pieces as there are threads.
 template <class Kernel>
 void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
+  using T = typename Kernel::T;
   constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR;
   const int64_t m_panels = (g.M + MR - 1) / MR, n_panels = (g.N + NR - 1) / NR;
   const double flops = 2.0 * static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
   const int64_t threads = ThreadPool::in_task() ? 1 : num_threads();
+  const int64_t kc_max = k_block_size(g.K, Kernel::kKC);
+  const int64_t k_blocks = (g.K + kc_max - 1) / kc_max;
+  const int64_t shared_block_stride = kc_max * n_panels * NR;
+  const bool shared_b = threads > 1 && flops >= kMinSharedBFlops && g.N <= Kernel::kNC && m_panels >= 2 &&
+                        k_blocks * shared_block_stride * static_cast<int64_t>(sizeof(T)) <= kSharedBBytes;
+
   int64_t m_parts = 1, n_parts = 1;
   if (threads > 1 && flops >= kMinParallelFlops) {
+    // A few more tasks than threads on large problems, so that a briefly descheduled thread
+    // does not hold up the others.
     const int64_t want = flops >= 64e6 ? 2 * threads : threads;
-    if (g.M >= g.N) {
+    if (shared_b || g.M >= g.N) {
       m_parts = std::min(m_panels, want);
       n_parts = std::min(n_panels, (want + m_parts - 1) / m_parts);
     } else {
@@ -243,11 +293,29 @@ void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
       m_parts = std::min(m_panels, (want + n_parts - 1) / n_parts);
     }
   }
+
+  PackedB<T> packed;
+  if (shared_b && m_parts > 1) {
+    T* data = static_cast<T*>(pack_buffer(kPackShared, static_cast<size_t>(k_blocks * shared_block_stride) * sizeof(T)));
+    // Units of one K block and up to 8 column panels: sequential runs of source rows, enough units.
+    constexpr int64_t kPanelsPerUnit = 8;
+    const int64_t panel_groups = (n_panels + kPanelsPerUnit - 1) / kPanelsPerUnit;
+    parallel_for(k_blocks * panel_groups, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t u = begin; u < end; ++u) {
+        const int64_t pb = u / panel_groups, q0 = u % panel_groups * kPanelsPerUnit;
+        const int64_t pc = pb * kc_max, kc = std::min(kc_max, g.K - pc);
+        const int64_t n0 = q0 * NR, n1 = std::min(g.N, (q0 + kPanelsPerUnit) * NR);
+        pack_b<Kernel>(g, pc, kc, n0, n1 - n0, data + pb * shared_block_stride + n0 * kc);
+      }
+    });
+    packed = PackedB<T>{data, shared_block_stride, 0};
+  }
+
   auto run_rectangle = [&](int64_t t) {
     const int64_t mi = t / n_parts, ni = t % n_parts;
     const int64_t m0 = m_panels * mi / m_parts * MR, m1 = std::min(g.M, m_panels * (mi + 1) / m_parts * MR);
     const int64_t n0 = n_panels * ni / n_parts * NR, n1 = std::min(g.N, n_panels * (ni + 1) / n_parts * NR);
-    gemm_rectangle<Kernel>(g, m0, m1, n0, n1);
+    gemm_rectangle<Kernel>(g, m0, m1, n0, n1, packed);
   };
   const int64_t tasks = m_parts * n_parts;
   if (tasks == 1) {

@@ -31,9 +31,10 @@ void gemm_f32_avx2(const GemmProblem<float>& p);
 void gemm_f32_avx512(const GemmProblem<float>& p);
 void gemm_f64_generic(const GemmProblem<double>& p);
 
-// Scratch for packed panels: per thread, 64-byte aligned, grown on demand and kept for reuse, so a
-// GEMM allocates nothing in the steady state. Slot kPackA holds a thread's A block, kPackB its B block.
-enum PackSlot { kPackA = 0, kPackB = 1, kNumPackSlots = 2 };
+// Scratch for packed panels: per thread, page-aligned, grown on demand and kept for reuse, so a
+// GEMM allocates nothing in the steady state. kPackA and kPackB hold a task's own A and B blocks;
+// kPackShared, on the calling thread, the B that all tasks of one GEMM read.
+enum PackSlot { kPackA = 0, kPackB = 1, kPackShared = 2, kNumPackSlots = 3 };
 void* pack_buffer(PackSlot slot, size_t bytes);
 
 }  // namespace vla::gemm_detail

@@ -40,6 +40,14 @@ struct SimdKernel {
     for (int r = 0; r < kRows; ++r) a_rows[r] = kPackedA ? a + r : a + r * lda;
     constexpr int64_t a_k = kPackedA ? MR : 1;
 
+    // C is only touched after the k loop: fetch its lines now (for writing), so the final update
+    // does not wait on memory.
+#pragma GCC unroll 32
+    for (int r = 0; r < kRows; ++r) {
+      __builtin_prefetch(c + r * ldc, 1);
+      __builtin_prefetch(c + r * ldc + kNR - 1, 1);
+    }
+
     Vec acc[kRows][NVec];
 #pragma GCC unroll 32
     for (int r = 0; r < kRows; ++r)
@@ -120,5 +128,18 @@ struct SimdKernel {
       for (int j = 0; j < kNR; ++j) dst[k * kNR + j] = src[j * ld + k];
   }
 };
+
+// The two SIMD kernels' shapes and cache blocks, stated once: gemm_avx2.cc and gemm_avx512.cc
+// instantiate them with their registers, and a test runs the AVX-512 shape on AVX2 registers
+// (native/tests/gemm_avx512_shape_avx2.cc), so machines without AVX-512 still exercise everything
+// of that kernel but its one-line intrinsic wrappers.
+//   AVX2, 6 x 16 (12 ymm accumulators), blocked for Zen3 (32 KiB L1d, 512 KiB L2 per core):
+//     B micro-panel KC x 16 floats = 16 KiB in L1; A block MC x KC = 144 KiB in L2.
+//   AVX-512, 12 x 32 (24 zmm accumulators of 32 registers), for a 48 KiB L1d and 1-2 MiB L2 (Ice
+//     Lake / Sapphire Rapids, Zen4): B micro-panel KC x 32 floats = 24 KiB; A block 108 KiB.
+template <class V>
+using Avx2ShapeKernel = SimdKernel<V, 6, 2, 144, 256, 2048>;
+template <class V>
+using Avx512ShapeKernel = SimdKernel<V, 12, 2, 144, 192, 2048>;
 
 }  // namespace vla::gemm_detail

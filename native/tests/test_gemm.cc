@@ -12,9 +12,15 @@
 #include "core/random.h"
 #include "core/thread_pool.h"
 #include "ops/gemm.h"
+#include "ops/gemm_kernels.h"
 #include "ops/linear.h"
 #include "tests/gradcheck.h"
 #include "tests/test_framework.h"
+
+namespace vla::gemm_detail {
+// native/tests/gemm_avx512_shape_avx2.cc
+void gemm_f32_avx512_shape_on_avx2(const GemmProblem<float>& p);
+}  // namespace vla::gemm_detail
 
 namespace vla::test {
 
@@ -26,11 +32,13 @@ struct GemmShape {
 
 // Sizes around every blocking boundary of every kernel: 1, primes, non-multiples of the micro-tile
 // (4x8, 6x16, 12x32), K not a multiple of 8 (the transposing copy's tail), several K blocks
-// (kc <= 256), more rows than one cache block (MC = 96..144), and one more column panel than NC.
+// (kc <= 256), more rows than one cache block (MC = 96..144), more columns than NC (2048), and
+// problems large enough (>= 16 MFLOP) for the shared packed B of the threaded driver.
 const std::vector<GemmShape>& test_shapes() {
   static const std::vector<GemmShape> shapes = {
-      {1, 1, 1},   {1, 17, 3},  {13, 1, 7},  {5, 7, 1},    {6, 16, 8},     {12, 32, 16},  {7, 19, 29},
-      {31, 37, 41}, {97, 53, 13}, {10, 128, 128}, {150, 20, 300}, {25, 70, 531}, {3, 2100, 5}, {200, 33, 9}};
+      {1, 1, 1},     {1, 17, 3},     {13, 1, 7},     {5, 7, 1},    {6, 16, 8},   {12, 32, 16},
+      {7, 19, 29},   {31, 37, 41},   {97, 53, 13},   {10, 128, 128}, {150, 20, 300}, {25, 70, 531},
+      {3, 2100, 5},  {200, 33, 9},   {263, 150, 301}};
   return shapes;
 }
 
@@ -154,7 +162,11 @@ void check_own_kernels_at(Isa isa) {
   if (static_cast<int>(hardware_isa()) < static_cast<int>(isa))
     VLA_SKIP(std::string("this CPU supports up to ") + isa_name(hardware_isa()) + ", not " + isa_name(isa) +
              "; its kernels compile but cannot run here");
+  // Three threads even on a one-CPU machine, so the threaded paths (cut C, shared packed B) run.
+  const int saved_threads = num_threads();
+  set_num_threads(3);
   with_isa(isa, [&] { check_all_shapes<float>(gemm_own_f32, std::string("own-") + isa_name(isa), 11); });
+  set_num_threads(saved_threads);
 }
 
 }  // namespace
@@ -162,6 +174,20 @@ void check_own_kernels_at(Isa isa) {
 VLA_TEST(gemm, own_f32_generic_matches_reference) { check_own_kernels_at(Isa::kGeneric); }
 VLA_TEST(gemm, own_f32_avx2_matches_reference) { check_own_kernels_at(Isa::kAvx2); }
 VLA_TEST(gemm, own_f32_avx512_matches_reference) { check_own_kernels_at(Isa::kAvx512); }
+
+// The AVX-512 kernel's shape on AVX2 registers (see gemm_avx512_shape_avx2.cc). Every test shape
+// has M, N, K > 0 and alpha != 0, which is what kernel entry points take.
+VLA_TEST(gemm, avx512_shape_on_avx2_matches_reference) {
+  if (hardware_isa() < Isa::kAvx2) VLA_SKIP("this CPU lacks AVX2, which the emulated 16-lane vectors use");
+  GemmFn fn = [](bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    gemm_detail::gemm_f32_avx512_shape_on_avx2({ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
+  };
+  const int saved_threads = num_threads();
+  set_num_threads(3);
+  check_all_shapes<float>(fn, "avx512-shape-on-avx2", 15);
+  set_num_threads(saved_threads);
+}
 
 VLA_TEST(gemm, f64_matches_reference) {
   check_all_shapes<double>(nullptr, "f64", 12);
@@ -218,7 +244,7 @@ VLA_TEST(gemm, degenerate_sizes) {
 // (large M, small M cut along N, long K) at every ISA the CPU has.
 VLA_TEST(gemm, own_kernels_independent_of_thread_count) {
   const int saved_threads = num_threads();
-  const GemmShape shapes[] = {{300, 70, 200}, {10, 1000, 128}, {64, 48, 1500}};
+  const GemmShape shapes[] = {{300, 70, 200}, {10, 1000, 128}, {64, 48, 1500}, {290, 160, 300}};
   Rng rng(21);
   for (int isa = 0; isa <= static_cast<int>(hardware_isa()); ++isa) {
     with_isa(static_cast<Isa>(isa), [&] {
