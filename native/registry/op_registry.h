@@ -10,6 +10,8 @@
 //   needs, plus `d<out>` for each differentiable forward output; it returns `d<in>` for each
 //   float forward input that has a gradient. Through the registry, gradients are fresh tensors
 //   (the plain C++ backward functions accumulate, `+=`, into zeroed outputs).
+// - An optional forward input with a gradient (a bias, say) is also an optional input of the
+//   backward op, given only to ask for its gradient: when absent, d<in> is an empty tensor ([0]).
 // - Float inputs and outputs share one dtype per call, float32 or float64, taken from the inputs.
 #pragma once
 

@@ -4,6 +4,7 @@
 namespace vla {
 
 void register_activation_ops(std::vector<OpDef>& ops);
+void register_linear_ops(std::vector<OpDef>& ops);
 void register_normalization_ops(std::vector<OpDef>& ops);
 void register_attention_ops(std::vector<OpDef>& ops);
 void register_embedding_ops(std::vector<OpDef>& ops);
@@ -12,6 +13,7 @@ void register_optimizer_ops(std::vector<OpDef>& ops);
 
 void register_builtin_ops(std::vector<OpDef>& ops) {
   register_activation_ops(ops);
+  register_linear_ops(ops);
   register_normalization_ops(ops);
   register_attention_ops(ops);
   register_embedding_ops(ops);

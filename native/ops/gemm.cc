@@ -1,0 +1,193 @@
+// GEMM entry points: argument checks, degenerate cases, the float backend switch and the ISA
+// dispatch of the own kernels. The kernels themselves are in gemm_driver.h (blocking, packing,
+// threading) and gemm_{generic,avx2,avx512}.cc (micro-kernels).
+#include "ops/gemm.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <type_traits>
+
+#include "core/cpu_features.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "ops/gemm_kernels.h"
+
+#ifdef VLA_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace vla {
+
+namespace gemm_detail {
+
+namespace {
+struct PackBuffers {
+  void* data[kNumPackSlots] = {};
+  size_t bytes[kNumPackSlots] = {};
+  ~PackBuffers() {
+    for (void* p : data) std::free(p);
+  }
+};
+thread_local PackBuffers t_pack_buffers;
+}  // namespace
+
+void* pack_buffer(PackSlot slot, size_t bytes) {
+  PackBuffers& b = t_pack_buffers;
+  if (bytes > b.bytes[slot]) {
+    // Page-aligned (hence cache-line and vector aligned), rounded to whole pages as aligned_alloc needs.
+    constexpr size_t kPage = 4096;
+    size_t capacity = (bytes + kPage - 1) / kPage * kPage;
+    std::free(b.data[slot]);
+    b.data[slot] = std::aligned_alloc(kPage, capacity);
+    b.bytes[slot] = b.data[slot] ? capacity : 0;
+    if (!b.data[slot]) fail(ErrorCode::kOutOfMemory, "gemm: cannot allocate a ", capacity, "-byte pack buffer");
+  }
+  return b.data[slot];
+}
+
+}  // namespace gemm_detail
+
+namespace {
+
+std::atomic<GemmBackend> g_backend{GemmBackend::kAuto};
+
+bool openblas_compiled_in() {
+#ifdef VLA_HAVE_OPENBLAS
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool use_openblas() {
+  GemmBackend b = g_backend.load(std::memory_order_relaxed);
+  return b == GemmBackend::kOpenBlas || (b == GemmBackend::kAuto && openblas_compiled_in());
+}
+
+template <typename T>
+void check_args(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
+                int64_t ldb, const T* C, int64_t ldc) {
+  if (M < 0 || N < 0 || K < 0)
+    fail(ErrorCode::kShape, "gemm: sizes must be >= 0, got M=", M, ", N=", N, ", K=", K);
+  const int64_t a_cols = trans_a ? M : K, b_cols = trans_b ? K : N;
+  if (lda < a_cols)
+    fail(ErrorCode::kShape, "gemm: lda=", lda, " is less than the row length ", a_cols, " of A (stored ",
+         trans_a ? "[K, M] = [" : "[M, K] = [", trans_a ? K : M, ", ", a_cols, "])");
+  if (ldb < b_cols)
+    fail(ErrorCode::kShape, "gemm: ldb=", ldb, " is less than the row length ", b_cols, " of B (stored ",
+         trans_b ? "[N, K] = [" : "[K, N] = [", trans_b ? N : K, ", ", b_cols, "])");
+  if (ldc < N) fail(ErrorCode::kShape, "gemm: ldc=", ldc, " is less than N=", N, " (C is [M, N] = [", M, ", ", N, "])");
+  if (M > 0 && N > 0) {
+    if (!C) fail(ErrorCode::kArgument, "gemm: C is null");
+    if (K > 0 && (!A || !B)) fail(ErrorCode::kArgument, "gemm: ", A ? "B" : "A", " is null");
+  }
+}
+
+// C = beta * C, for alpha == 0 or K == 0. beta == 0 writes zeros without reading C.
+template <typename T>
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (beta == T(0)) {
+      for (int64_t j = 0; j < N; ++j) c[j] = T(0);
+    } else if (beta != T(1)) {
+      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+    }
+  }
+}
+
+// Checks, handles the degenerate cases and fills `p`; false when nothing is left to compute.
+template <typename T>
+bool prepare(gemm_detail::GemmProblem<T>& p, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+             const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  check_args(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc);
+  if (M == 0 || N == 0) return false;
+  if (K == 0 || alpha == T(0)) {
+    scale_c(M, N, beta, C, ldc);
+    return false;
+  }
+  p = gemm_detail::GemmProblem<T>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  return true;
+}
+
+void run_own_f32(const gemm_detail::GemmProblem<float>& p) {
+  // The ISA kernels exist only in x86-64 builds (node-gyp compiles *_avx2.cc / *_avx512.cc there
+  // only); elsewhere active_isa() is always generic.
+#if defined(__x86_64__) || defined(_M_X64)
+  switch (active_isa()) {
+    case Isa::kAvx512: gemm_detail::gemm_f32_avx512(p); return;
+    case Isa::kAvx2: gemm_detail::gemm_f32_avx2(p); return;
+    case Isa::kGeneric: break;
+  }
+#endif
+  gemm_detail::gemm_f32_generic(p);
+}
+
+#ifdef VLA_HAVE_OPENBLAS
+void run_openblas(const gemm_detail::GemmProblem<float>& p) {
+  // OpenBLAS keeps its own threads: follow vla's thread count (set_num_threads) when it changes.
+  static std::atomic<int> openblas_threads{0};
+  const int want = ThreadPool::in_task() ? 0 : num_threads();
+  if (want > 0 && openblas_threads.exchange(want) != want) openblas_set_num_threads(want);
+  cblas_sgemm(CblasRowMajor, p.trans_a ? CblasTrans : CblasNoTrans, p.trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(p.M), static_cast<blasint>(p.N), static_cast<blasint>(p.K), p.alpha, p.A,
+              static_cast<blasint>(p.lda), p.B, static_cast<blasint>(p.ldb), p.beta, p.C,
+              static_cast<blasint>(p.ldc));
+}
+#endif
+
+}  // namespace
+
+void set_gemm_backend(GemmBackend backend) {
+  if (backend == GemmBackend::kOpenBlas && !openblas_compiled_in())
+    fail(ErrorCode::kUnsupported,
+         "gemm: the OpenBLAS backend was requested but this build does not include OpenBLAS (it was built with "
+         "VLA_TTT_BLAS=OFF or without libopenblas-dev); use the own kernels (GemmBackend::kOwn or kAuto)");
+  g_backend.store(backend, std::memory_order_relaxed);
+}
+
+GemmBackend gemm_backend() { return g_backend.load(std::memory_order_relaxed); }
+
+bool gemm_has_openblas() { return openblas_compiled_in(); }
+
+const char* gemm_backend_name() {
+  if (use_openblas()) return "openblas";
+  switch (active_isa()) {
+    case Isa::kAvx512: return "own-avx512";
+    case Isa::kAvx2: return "own-avx2";
+    case Isa::kGeneric: return "own-generic";
+  }
+  return "own";
+}
+
+void gemm_own_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_detail::GemmProblem<float> p;
+  if (prepare(p, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) run_own_f32(p);
+}
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+          int64_t ldb, T beta, T* C, int64_t ldc) {
+  gemm_detail::GemmProblem<T> p;
+  if (!prepare(p, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+  if constexpr (std::is_same_v<T, double>) {
+    gemm_detail::gemm_f64_generic(p);
+  } else {
+#ifdef VLA_HAVE_OPENBLAS
+    if (use_openblas()) {
+      run_openblas(p);
+      return;
+    }
+#endif
+    run_own_f32(p);
+  }
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                          float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                           int64_t, double, double*, int64_t);
+
+}  // namespace vla

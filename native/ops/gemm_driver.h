@@ -1,0 +1,330 @@
+// The BLIS-style GEMM driver shared by every own kernel family (float: generic, AVX2, AVX-512;
+// double: generic). A family supplies only a Kernel type; packing, cache blocking, edge handling
+// and threading are written once here.
+//
+// Loops, outermost first (Goto / BLIS):
+//   task: a rectangle of C (parallel_for; each element of C belongs to exactly one task)
+//     jc: NC columns                 the packed B block [kc x nc] stays in L2 / L3
+//       pc: kc of the reduction      blocks depend on K only, run in order: thread-count independent
+//         pack op(B)[pc:+kc, jc:+nc] into NR-column panels (zero-padded to a multiple of NR)
+//         ic: MC rows                the A block [mc x kc] stays in L2
+//           pack op(A)[ic:+mc, pc:+kc] into MR-row panels (zero-padded), only when A is transposed
+//           jr: NR-column panels      the B micro-panel [kc x NR] stays in L1
+//             ir: MR-row panels
+//               micro-kernel: an MR x NR tile of C in registers, kc rank-1 updates
+//
+// A that is not transposed is read in place: each micro-tile row is a contiguous run of a row of A,
+// which the micro-kernel streams directly (the hardware prefetchers follow MR row streams), so the
+// gather that packing would be costs nothing. A transposed A is packed: there a micro-tile row is a
+// strided column, and packing is a cheap contiguous copy. B is always packed (its micro-panel is
+// reused across every A micro-panel and must be contiguous for L1); a transposed B is packed with
+// the kernel's own (vectorized) transposing copy.
+//
+// Kernel concept (a struct; every family defines its own in an anonymous namespace, so each
+// instantiation of these templates is local to the translation unit that was compiled for its
+// instruction set and the linker can never substitute an AVX2 copy into baseline code):
+//   using T;                                     float or double
+//   static constexpr int kMR, kNR;               micro-tile rows and columns
+//   static constexpr int64_t kMC, kKC, kNC;      cache blocks; kMC % kMR == 0, kNC % kNR == 0
+//   template <int kRows, bool kPackedA>
+//   static void tile(int64_t kc, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, T alpha, T beta);
+//       C[kRows, kNR] = alpha * A * Bpanel + beta * C, for 1 <= kRows <= kMR. A element (r, k) is at
+//       a[k * kMR + r] when kPackedA (an MR-row panel), else at a[r * lda + k] (rows of A in place).
+//       `b` is an NR-column panel (element (k, j) at b[k * kNR + j], 64-byte aligned). beta == 0 must
+//       not read C. Every row count and A layout uses the same per-element arithmetic (the same FMA
+//       chain over k), so results do not depend on where tile or task boundaries fall.
+//   static void pack_b_transposed(const T* src, int64_t ld, int cols, int64_t kc, T* dst);
+//       dst[k * kNR + j] = src[j * ld + k] for j < cols, 0 for cols <= j < kNR; k < kc.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "core/thread_pool.h"
+#include "ops/gemm_kernels.h"
+
+namespace vla::gemm_detail {
+
+// Below this many flops a GEMM runs on the calling thread: a parallel region costs several
+// microseconds, which is more than such a product takes on one core.
+constexpr double kMinParallelFlops = 1.5e6;
+
+// Splits K into blocks of at most kc_max, all of nearly equal size (a short last block wastes the
+// C round trip). Depends on K alone, so the summation order never depends on the thread count.
+inline int64_t k_block_size(int64_t K, int64_t kc_max) {
+  int64_t blocks = (K + kc_max - 1) / kc_max;
+  int64_t kc = (K + blocks - 1) / blocks;
+  return std::min(kc_max, (kc + 7) / 8 * 8);
+}
+
+template <class Kernel>
+using TileFn = void (*)(int64_t, const typename Kernel::T*, int64_t, const typename Kernel::T*, typename Kernel::T*,
+                        int64_t, typename Kernel::T, typename Kernel::T);
+
+// tile<1>, ..., tile<kMR>: index rows - 1.
+template <class Kernel, bool kPackedA, size_t... R>
+constexpr std::array<TileFn<Kernel>, sizeof...(R)> make_tile_table(std::index_sequence<R...>) {
+  return {{&Kernel::template tile<static_cast<int>(R) + 1, kPackedA>...}};
+}
+
+// Packing into panels of width W: element (k, j) of a [kc x width] slice goes to panel j / W at
+// dst + (j / W) * W * kc + k * W + j % W; the last panel is zero-padded to W.
+
+// Source rows hold the panel dimension contiguously (row k = src + k * ld, `width` elements). The
+// copy goes in chunks of kChunk rows: the chunk's source rows stay in L1 while each panel receives
+// kChunk consecutive rows, so both reads and writes are sequential runs (walking whole rows across
+// all panels instead puts one write stream per panel, panels kc * W apart, into the same L1 sets).
+// The next chunk's rows are prefetched while this one is copied: the source usually comes from L3
+// or memory, and a copy that waits for each line in turn runs at a fraction of the bandwidth.
+template <int W, typename T>
+void pack_rows_into_panels(const T* src, int64_t ld, int64_t width, int64_t kc, T* dst) {
+  constexpr int64_t kChunk = 16, kLine = 64 / sizeof(T);
+  const int64_t full = width / W, rest = width % W;
+  for (int64_t k0 = 0; k0 < kc; k0 += kChunk) {
+    const int64_t k1 = std::min(kc, k0 + kChunk);
+    for (int64_t k = k1; k < std::min(kc, k1 + kChunk); ++k)
+      for (int64_t j = 0; j < width; j += kLine) __builtin_prefetch(src + k * ld + j);
+    for (int64_t q = 0; q < full; ++q) {
+      const T* s = src + k0 * ld + q * W;
+      T* d = dst + q * W * kc + k0 * W;
+      for (int64_t k = k0; k < k1; ++k, s += ld, d += W) std::memcpy(d, s, W * sizeof(T));
+    }
+    if (rest) {
+      const T* s = src + k0 * ld + full * W;
+      T* d = dst + full * W * kc + k0 * W;
+      for (int64_t k = k0; k < k1; ++k, s += ld, d += W) {
+        for (int64_t j = 0; j < rest; ++j) d[j] = s[j];
+        for (int64_t j = rest; j < W; ++j) d[j] = T(0);
+      }
+    }
+  }
+}
+
+// One panel whose rows are source rows (panel row r = src + r * ld, kc elements): a transposition,
+// element by element (kernels may do this faster; see pack_b_transposed).
+template <int W, typename T>
+void pack_panel_gather(const T* src, int64_t ld, int rows, int64_t kc, T* dst) {
+  if (rows == W) {
+    for (int64_t k = 0; k < kc; ++k, dst += W)
+      for (int r = 0; r < W; ++r) dst[r] = src[r * ld + k];
+  } else {
+    for (int64_t k = 0; k < kc; ++k, dst += W) {
+      for (int r = 0; r < rows; ++r) dst[r] = src[r * ld + k];
+      for (int r = rows; r < W; ++r) dst[r] = T(0);
+    }
+  }
+}
+
+// Packs op(A)[i0 : i0+mc, p0 : p0+kc] of a transposed A (op(A)[i, k] = A[k * lda + i]) into MR-row
+// panels; panel q starts at dst + q * MR * kc.
+template <class Kernel>
+void pack_a_transposed(const GemmProblem<typename Kernel::T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                       typename Kernel::T* dst) {
+  pack_rows_into_panels<Kernel::kMR>(g.A + p0 * g.lda + i0, g.lda, mc, kc, dst);
+}
+
+// Packs op(B)[p0 : p0+kc, j0 : j0+nc] into NR-column panels; panel q starts at dst + q * NR * kc.
+template <class Kernel>
+void pack_b(const GemmProblem<typename Kernel::T>& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+            typename Kernel::T* dst) {
+  constexpr int NR = Kernel::kNR;
+  if (!g.trans_b) {  // op(B)[k, j] = B[k * ldb + j]
+    pack_rows_into_panels<NR>(g.B + p0 * g.ldb + j0, g.ldb, nc, kc, dst);
+    return;
+  }
+  for (int64_t jp = 0; jp < nc; jp += NR, dst += NR * kc) {  // op(B)[k, j] = B[j * ldb + k]
+    const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jp));
+    Kernel::pack_b_transposed(g.B + (j0 + jp) * g.ldb + p0, g.ldb, cols, kc, dst);
+  }
+}
+
+// C[mc, nc] = alpha * A block * packed B block + beta * C, one micro-tile at a time. The A block
+// is either packed (a_block, MR-row panels) or in place (a_block = &op(A)[ic, pc], row stride lda).
+template <class Kernel, bool kPackedA>
+void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const typename Kernel::T* a_block, int64_t lda,
+                  const typename Kernel::T* b_block, typename Kernel::T* c, int64_t ldc, typename Kernel::T alpha,
+                  typename Kernel::T beta) {
+  using T = typename Kernel::T;
+  constexpr int MR = Kernel::kMR, NR = Kernel::kNR;
+  static constexpr auto tiles = make_tile_table<Kernel, kPackedA>(std::make_index_sequence<MR>{});
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+    const T* b_panel = b_block + jr * kc;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+      const T* a_panel = kPackedA ? a_block + ir * kc : a_block + ir * lda;
+      T* c_tile = c + ir * ldc + jr;
+      if (cols == NR) {
+        tiles[rows - 1](kc, a_panel, lda, b_panel, c_tile, ldc, alpha, beta);
+        continue;
+      }
+      // Right edge: run the same full-width tile on a copy, then write back the columns that exist.
+      alignas(64) T tmp[MR * NR] = {};
+      if (beta != T(0))
+        for (int r = 0; r < rows; ++r)
+          for (int j = 0; j < cols; ++j) tmp[r * NR + j] = c_tile[r * ldc + j];
+      tiles[rows - 1](kc, a_panel, lda, b_panel, tmp, NR, alpha, beta);
+      for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < cols; ++j) c_tile[r * ldc + j] = tmp[r * NR + j];
+    }
+  }
+}
+
+// The packed op(B) of a column range, all K blocks: K block pb starts at data + pb * block_stride,
+// and within it the panel of column n (a multiple of NR) at + n * kc (kc of that block).
+template <typename T>
+struct PackedB {
+  const T* data = nullptr;
+  int64_t block_stride = 0;
+  int64_t first_column = 0;  // the column data's panels start at
+};
+
+// Packs all K blocks of op(B)[:, n0:n1] into dst (block_stride = kc_max * padded width).
+template <class Kernel>
+void pack_b_all_blocks(const GemmProblem<typename Kernel::T>& g, int64_t kc_max, int64_t n0, int64_t n1,
+                       typename Kernel::T* dst, int64_t block_stride) {
+  for (int64_t pc = 0, pb = 0; pc < g.K; pc += kc_max, ++pb)
+    pack_b<Kernel>(g, pc, std::min(kc_max, g.K - pc), n0, n1 - n0, dst + pb * block_stride);
+}
+
+// Per-task packed B up to this size holds all K blocks at once (see gemm_rectangle).
+constexpr int64_t kWholeBBytes = int64_t(3) << 20;
+
+// One task: C[m0:m1, n0:n1] over the whole reduction.
+//
+// B comes packed by the caller (`shared`, all K blocks, when several tasks use the same columns),
+// or the task packs it into its thread's buffer: all K blocks at once when that fits in
+// kWholeBBytes, else one K block at a time (BLIS's order). With all K blocks at hand, the K blocks
+// run innermost, so each MC x NC block of C stays in L2 across them instead of being streamed
+// through memory once per K block.
+template <class Kernel>
+void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                    PackedB<typename Kernel::T> shared) {
+  using T = typename Kernel::T;
+  constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR, MC = Kernel::kMC, NC = Kernel::kNC;
+  static_assert(MC % MR == 0 && NC % NR == 0, "cache blocks must hold whole micro-panels");
+  const int64_t kc_max = k_block_size(g.K, Kernel::kKC);
+  const int64_t k_blocks = (g.K + kc_max - 1) / kc_max;
+  const int64_t mc_max = std::min(MC, (m1 - m0 + MR - 1) / MR * MR);
+  T* a_block =
+      g.trans_a ? static_cast<T*>(pack_buffer(kPackA, static_cast<size_t>(mc_max * kc_max) * sizeof(T))) : nullptr;
+
+  // C[ic:+mc, jc:+nc] (+)= op(A)[ic:+mc, pc:+kc] * packed B block.
+  auto multiply = [&](int64_t ic, int64_t jc, int64_t nc, int64_t pc, const T* b_block) {
+    const int64_t mc = std::min(MC, m1 - ic), kc = std::min(kc_max, g.K - pc);
+    const T beta = pc == 0 ? g.beta : T(1);
+    T* c = g.C + ic * g.ldc + jc;
+    if (g.trans_a) {
+      pack_a_transposed<Kernel>(g, ic, mc, pc, kc, a_block);
+      macro_kernel<Kernel, true>(mc, nc, kc, a_block, 0, b_block, c, g.ldc, g.alpha, beta);
+    } else {
+      macro_kernel<Kernel, false>(mc, nc, kc, g.A + ic * g.lda + pc, g.lda, b_block, c, g.ldc, g.alpha, beta);
+    }
+  };
+  // All K blocks of B packed: K blocks innermost.
+  auto multiply_all_blocks = [&](int64_t jc, int64_t nc, PackedB<T> b) {
+    for (int64_t ic = m0; ic < m1; ic += MC)
+      for (int64_t pc = 0, pb = 0; pc < g.K; pc += kc_max, ++pb)
+        multiply(ic, jc, nc, pc,
+                 b.data + pb * b.block_stride + (jc - b.first_column) * std::min(kc_max, g.K - pc));
+  };
+
+  if (shared.data) {
+    multiply_all_blocks(n0, n1 - n0, shared);
+    return;
+  }
+  const int64_t nc_max = std::min(NC, (n1 - n0 + NR - 1) / NR * NR);
+  const int64_t b_block_size = kc_max * nc_max;
+  const bool whole_b = k_blocks > 1 && k_blocks * b_block_size * static_cast<int64_t>(sizeof(T)) <= kWholeBBytes;
+  T* b_packed = static_cast<T*>(
+      pack_buffer(kPackB, static_cast<size_t>((whole_b ? k_blocks : 1) * b_block_size) * sizeof(T)));
+  for (int64_t jc = n0; jc < n1; jc += NC) {
+    const int64_t nc = std::min(NC, n1 - jc);
+    if (whole_b) {
+      pack_b_all_blocks<Kernel>(g, kc_max, jc, jc + nc, b_packed, b_block_size);
+      multiply_all_blocks(jc, nc, PackedB<T>{b_packed, b_block_size, jc});
+    } else {
+      for (int64_t pc = 0; pc < g.K; pc += kc_max) {
+        pack_b<Kernel>(g, pc, std::min(kc_max, g.K - pc), jc, nc, b_packed);
+        for (int64_t ic = m0; ic < m1; ic += MC) multiply(ic, jc, nc, pc, b_packed);
+      }
+    }
+  }
+}
+
+// Packed B shared by all tasks up to this size (it lives in L3 while the tasks run).
+constexpr int64_t kSharedBBytes = int64_t(16) << 20;
+// Below this many flops the extra parallel region that packs a shared B costs more than it saves.
+constexpr double kMinSharedBFlops = 16e6;
+
+// Runs a whole GEMM (M, N, K > 0) on the pool. C is cut into m_parts x n_parts rectangles on
+// micro-tile boundaries, one task each. Each rectangle needs all of op(A)'s rows and op(B)'s
+// columns that it covers, packed (B always, A when transposed):
+// - On larger problems B is packed once, in parallel, into a buffer all tasks read (one more
+//   parallel region); then cutting M costs nothing and M is cut first.
+// - Otherwise each task packs what it needs: cutting M repeats B's packing and cutting N A's, so
+//   the larger of M and N is cut, into as few pieces as there are threads.
+template <class Kernel>
+void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
+  using T = typename Kernel::T;
+  constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR;
+  const int64_t m_panels = (g.M + MR - 1) / MR, n_panels = (g.N + NR - 1) / NR;
+  const double flops = 2.0 * static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
+  const int64_t threads = ThreadPool::in_task() ? 1 : num_threads();
+  const int64_t kc_max = k_block_size(g.K, Kernel::kKC);
+  const int64_t k_blocks = (g.K + kc_max - 1) / kc_max;
+  const int64_t shared_block_stride = kc_max * n_panels * NR;
+  const bool shared_b = threads > 1 && flops >= kMinSharedBFlops && g.N <= Kernel::kNC && m_panels >= 2 &&
+                        k_blocks * shared_block_stride * static_cast<int64_t>(sizeof(T)) <= kSharedBBytes;
+
+  int64_t m_parts = 1, n_parts = 1;
+  if (threads > 1 && flops >= kMinParallelFlops) {
+    // A few more tasks than threads on large problems, so that a briefly descheduled thread
+    // does not hold up the others.
+    const int64_t want = flops >= 64e6 ? 2 * threads : threads;
+    if (shared_b || g.M >= g.N) {
+      m_parts = std::min(m_panels, want);
+      n_parts = std::min(n_panels, (want + m_parts - 1) / m_parts);
+    } else {
+      n_parts = std::min(n_panels, want);
+      m_parts = std::min(m_panels, (want + n_parts - 1) / n_parts);
+    }
+  }
+
+  PackedB<T> packed;
+  if (shared_b && m_parts > 1) {
+    T* data = static_cast<T*>(pack_buffer(kPackShared, static_cast<size_t>(k_blocks * shared_block_stride) * sizeof(T)));
+    // Units of one K block and up to 8 column panels: sequential runs of source rows, enough units.
+    constexpr int64_t kPanelsPerUnit = 8;
+    const int64_t panel_groups = (n_panels + kPanelsPerUnit - 1) / kPanelsPerUnit;
+    parallel_for(k_blocks * panel_groups, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t u = begin; u < end; ++u) {
+        const int64_t pb = u / panel_groups, q0 = u % panel_groups * kPanelsPerUnit;
+        const int64_t pc = pb * kc_max, kc = std::min(kc_max, g.K - pc);
+        const int64_t n0 = q0 * NR, n1 = std::min(g.N, (q0 + kPanelsPerUnit) * NR);
+        pack_b<Kernel>(g, pc, kc, n0, n1 - n0, data + pb * shared_block_stride + n0 * kc);
+      }
+    });
+    packed = PackedB<T>{data, shared_block_stride, 0};
+  }
+
+  auto run_rectangle = [&](int64_t t) {
+    const int64_t mi = t / n_parts, ni = t % n_parts;
+    const int64_t m0 = m_panels * mi / m_parts * MR, m1 = std::min(g.M, m_panels * (mi + 1) / m_parts * MR);
+    const int64_t n0 = n_panels * ni / n_parts * NR, n1 = std::min(g.N, n_panels * (ni + 1) / n_parts * NR);
+    gemm_rectangle<Kernel>(g, m0, m1, n0, n1, packed);
+  };
+  const int64_t tasks = m_parts * n_parts;
+  if (tasks == 1) {
+    run_rectangle(0);
+    return;
+  }
+  parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) run_rectangle(t);
+  });
+}
+
+}  // namespace vla::gemm_detail
