@@ -6,7 +6,7 @@ const { readdirSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
-const dirs = ['native/core', 'native/io', 'native/ops', 'native/registry', 'native/render', 'native/napi'];
+const dirs = ['native/core', 'native/io', 'native/model', 'native/ops', 'native/registry', 'native/render', 'native/napi'];
 
 function list(kind) {
   const files = [];

@@ -408,7 +408,8 @@ void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out,
 }
 
 template <typename T>
-LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>& f, const LossOptions& opt, bool want_grads) {
+LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>& f, const LossOptions& opt, bool want_grads,
+                                     T* action_field_out) {
   validate(o);
   const ModelConfig& c = cfg_;
   const int64_t B = o.B, H = c.horizon, A = c.action_dim, SD = c.state_dim;
@@ -484,6 +485,7 @@ LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>&
     flow_matching_loss_forward<T>(ws.action.v, f.action_noise, f.actions, f.action_weights, loss_buf.data(), per_a.data(), B, H * A);
     res.action = static_cast<double>(loss_buf[0]);
     for (T v : per_a) res.action_per_sample.push_back(static_cast<double>(v));
+    if (action_field_out) std::memcpy(action_field_out, ws.action.v, static_cast<size_t>(B * H * A) * sizeof(T));
   }
   if (state_on) {
     SegmentActs<T>& ss = ws.seg[static_cast<int>(Seg::kState)];
@@ -560,6 +562,19 @@ LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>&
   }
   scratch.reset(mark);
   return res;
+}
+
+template <typename T>
+void Policy<T>::predict(const ObsBatch<T>& o, const T* x_t, const T* t, const uint8_t* drop_prompt, T* out) {
+  // With eps = actions = x_t the interpolation reproduces x_t for any t (up to one rounding).
+  FlowTargets<T> f;
+  f.actions = x_t;
+  f.action_noise = x_t;
+  f.action_time = t;
+  f.drop_prompt = drop_prompt;
+  LossOptions opt;
+  opt.state_loss = false;
+  loss_and_grads(o, f, opt, false, out);
 }
 
 template <typename T>

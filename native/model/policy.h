@@ -93,8 +93,14 @@ class Policy {
   void act(const ObsBatch<T>& obs, const T* noise, uint64_t seed, T* out, const uint8_t* drop_prompt = nullptr);
 
   // Losses and, when `grads` is true, their gradients (routed, see layout.h) ACCUMULATED into
-  // grads() for the requested groups. Deterministic given the inputs.
-  LossResult loss_and_grads(const ObsBatch<T>& obs, const FlowTargets<T>& f, const LossOptions& o, bool grads);
+  // grads() for the requested groups. Deterministic given the inputs. `action_field_out`
+  // [B, H, A] (optional) receives the predicted field v(x_t, t) of the action expert.
+  LossResult loss_and_grads(const ObsBatch<T>& obs, const FlowTargets<T>& f, const LossOptions& o, bool grads,
+                            T* action_field_out = nullptr);
+
+  // The action expert's field v(x_t, t) [B, H, A] by one full pass (no KV cache): the reference
+  // that act()'s cached sampling is checked against.
+  void predict(const ObsBatch<T>& obs, const T* x_t, const T* t, const uint8_t* drop_prompt, T* out);
 
   // Zeroes grads(), computes loss_and_grads, then one AdamW step on the requested groups (and,
   // when `prompt_only_embodiments`, only the prompt blocks of embodiments present in the batch).
