@@ -83,8 +83,11 @@ export interface EvalReport {
   policy: string;
   workers: number;
   envSteps: number;
+  /** Environment steps per second, after startup. */
   envStepsPerSecond: number;
+  /** Wall time, seconds, and the part spent starting workers. */
   seconds: number;
+  startupSeconds: number;
   /** Every episode, for paired comparisons. */
   episodes: EpisodeRecord[];
 }
@@ -150,6 +153,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     envSteps: result.envSteps,
     envStepsPerSecond: result.envStepsPerSecond,
     seconds: result.seconds,
+    startupSeconds: result.startupSeconds,
     episodes: records,
   };
 }

@@ -199,7 +199,8 @@ export class ScriptedExpert {
         padGoal = [pad[0], pad[1], graspPoint()[2]];
         gripper = GRIPPER_CLOSED;
         const settled = Math.abs(this.lastOpening - s.opening) < 0.001;
-        if (this.phaseSteps >= 2 && settled) {
+        // Under latency the gripper starts closing only after the delay.
+        if (this.phaseSteps >= 2 + this.lagSteps(s) && settled) {
           this.graspOpening = s.opening;
           this.setPhase(grasped ? 'lift' : 'approach');
         }
@@ -253,7 +254,7 @@ export class ScriptedExpert {
         padGoal = pad;
         // Open just enough to let go: fully open fingers can wedge against a basket's walls.
         gripper = commandForOpening(this.graspOpening + 0.03);
-        if (this.phaseSteps >= 1 && s.opening > this.lastOpening - 0.0005 && !grasped) this.setPhase('retreat');
+        if (this.phaseSteps >= 1 + this.lagSteps(s) && s.opening > this.lastOpening - 0.0005 && !grasped) this.setPhase('retreat');
         break;
       }
       case 'retreat': {
@@ -283,10 +284,15 @@ export class ScriptedExpert {
     return { pad: padGoal, yaw: yawGoal, gripper, changed: this.phase !== phaseBefore || this.stage !== stageBefore };
   }
 
+  /** Whole control steps an action waits before it takes effect (latency). */
+  private lagSteps(s: PrivilegedState): number {
+    return Math.ceil(s.domain.latencySteps - 1e-9);
+  }
+
   /** Sum of the scaled deltas emitted that the controller has not applied yet (latency). */
   private pendingDeltas(s: PrivilegedState): Float64Array {
     const sum = new Float64Array(6);
-    const inFlight = Math.ceil(s.domain.latencySteps - 1e-9);
+    const inFlight = this.lagSteps(s);
     const k = s.domain.gain * s.domain.embodiment.actionScale;
     for (let j = Math.max(0, this.history.length - inFlight); j < this.history.length; j++) {
       for (let i = 0; i < 6; i++) sum[i]! += this.history[j]![i]! * k;

@@ -96,7 +96,11 @@ export interface RolloutResult {
   /** One result per planned episode, in the order planned. */
   episodes: EpisodeResult[];
   envSteps: number;
+  /** Wall time of the whole rollout, seconds. */
   seconds: number;
+  /** Of which: starting the workers and loading MuJoCo in each. */
+  startupSeconds: number;
+  /** Environment steps per second after startup (rendering and policy time included). */
   envStepsPerSecond: number;
   workers: number;
   envs: number;
@@ -218,7 +222,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
   for (const p of plans) getTask(p.task);
   const started = performance.now();
   const results = new Map<EpisodePlan, EpisodeResult>();
-  if (plans.length === 0) return { episodes: [], envSteps: 0, seconds: 0, envStepsPerSecond: 0, workers: 0, envs: 0 };
+  if (plans.length === 0) return { episodes: [], envSteps: 0, seconds: 0, startupSeconds: 0, envStepsPerSecond: 0, workers: 0, envs: 0 };
 
   // No more workers or environments than episodes.
   const nWorkers = Math.min(workers, plans.length);
@@ -233,6 +237,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
   }
   let queue = 0;
   let envSteps = 0;
+  let ready = started;
   const assign = (slot: Slot): void => {
     if (queue < plans.length) {
       slot.plan = plans[queue++]!;
@@ -267,6 +272,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
       ),
     );
     slots.forEach(assign);
+    ready = performance.now();
 
     while (slots.some((s) => s.plan)) {
       // 1. One round: every active slot starts its episode or takes its action.
@@ -340,12 +346,13 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
   } finally {
     await Promise.all(handles.map((h) => h.close()));
   }
-  const seconds = (performance.now() - started) / 1000;
+  const end = performance.now();
   return {
     episodes: plans.map((p) => results.get(p)!),
     envSteps,
-    seconds,
-    envStepsPerSecond: envSteps / seconds,
+    seconds: (end - started) / 1000,
+    startupSeconds: (ready - started) / 1000,
+    envStepsPerSecond: envSteps / ((end - ready) / 1000),
     workers: nWorkers,
     envs: nSlots,
   };

@@ -203,6 +203,8 @@ export function resolveDomain(shift: Shift, shiftSeed: number): Domain {
     embodiment: { ...SOURCE_EMBODIMENT },
   };
   for (const { preset, strength: s } of shift.components) {
+    // Strength 0 is exactly the source domain (the embodiment keeps its id, see embodiments.ts).
+    if (s === 0 && !(EMBODIMENT_PRESETS as readonly string[]).includes(preset)) continue;
     // Each preset draws from its own stream, so composing presets never changes their draws.
     const rng = new Rng(deriveSeed(shiftSeed, 'shift', preset));
     switch (preset) {

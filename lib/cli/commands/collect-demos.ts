@@ -32,6 +32,10 @@ const CollectOptions = z.object({
   successesOnly: z.boolean().optional(),
 });
 
+function episodeKey(e: EpisodePlan): string {
+  return `${e.task}#${e.episodeIndex}`;
+}
+
 export function registerCollectDemos(program: Command, ctx: CliContext): Command {
   return program
     .command('collect-demos')
@@ -63,12 +67,12 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
         image,
       });
       // Only the episodes in progress are buffered; each is written when it ends.
-      const buffers = new Map<EpisodePlan, { state: number[]; action: number[]; frames: Uint8Array[]; instruction: string; embodimentId: number }>();
+      const buffers = new Map<string, { state: number[]; action: number[]; frames: Uint8Array[]; instruction: string; embodimentId: number }>();
       const onTransition = (t: Transition): void => {
-        let b = buffers.get(t.episode);
+        let b = buffers.get(episodeKey(t.episode));
         if (!b) {
           b = { state: [], action: [], frames: [], instruction: t.observation.instruction, embodimentId: t.observation.embodimentId };
-          buffers.set(t.episode, b);
+          buffers.set(episodeKey(t.episode), b);
         }
         b.state.push(...t.observation.state);
         b.action.push(...t.action);
@@ -89,8 +93,8 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
         onTransition,
         onEpisode: async (r) => {
           total++;
-          const b = buffers.get(r)!;
-          buffers.delete(r);
+          const b = buffers.get(episodeKey(r))!;
+          buffers.delete(episodeKey(r));
           if (o.successesOnly && !r.outcome.success) return;
           const steps = b.state.length / STATE_DIM;
           let frames: Uint8Array | null = null;

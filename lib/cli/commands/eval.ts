@@ -7,6 +7,7 @@
  * The JSON report: { mean, tasks: { NAME: { episodes, successes, rate, ci95: [lo, hi],
  * partial: { grasped, graspedFor5, movedCorrectObject, stageSuccess? } } }, shift, shiftSeed,
  * embodimentId, seed, episodesPerTask, policy, workers, envSteps, envStepsPerSecond, seconds,
+ * startupSeconds,
  * episodes: [{ task, episodeIndex, configuration, seed, success, stages, grasped, clippedSteps }] }.
  * `--json -` prints it to stdout instead of the summary table.
  */
