@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runCli } from '../lib/cli/main.js';
 import { DatasetReader } from '../lib/tabletop/dataset.js';
+import type { BatchRenderer } from '../lib/tabletop/rollout.js';
 
 let root: string;
 beforeAll(async () => {
@@ -18,9 +19,13 @@ afterAll(async () => {
 });
 
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliWith(undefined, ...argv);
+}
+
+async function cliWith(renderer: BatchRenderer | undefined, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { io: { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) } });
+  const code = await runCli(argv, { io: { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) }, ...(renderer ? { renderer } : {}) });
   return { code, stdout, stderr };
 }
 
@@ -78,6 +83,27 @@ describe('vla-ttt CLI', () => {
     expect(ep.action.length).toBe(60 * 7);
     // The recorded state is the observation the action was chosen from: it starts at home.
     expect(Array.from(ep.state.subarray(0, 3)).map((v) => Math.round(v * 1000) / 1000)).toEqual([-0.12, 0, 0.2]);
+    // With a renderer attached, every step stores its frame (a test double writes each
+    // scene's geom count and the camera height in centimeters into its pixels).
+    const withImages = join(root, 'demos-images');
+    const render: BatchRenderer = async (scenes, { width, height }) => {
+      const out = new Uint8Array(scenes.length * width * height * 3);
+      scenes.forEach((sc, i) => {
+        out.fill(sc.geoms.count, i * width * height * 3, (i + 1) * width * height * 3);
+        out[i * width * height * 3 + 1] = Math.round(sc.camera.pos[2] * 100);
+      });
+      return out;
+    };
+    const ri = await cliWith(render, 'collect-demos', '--tasks', 'carrot-on-plate', '--episodes', '1', '--workers', '1', '--width', '16', '--height', '12', '--out', withImages);
+    expect(ri.code).toBe(0);
+    expect(ri.stderr).toBe('');
+    expect(ri.stdout).toMatch(/16x12 images/);
+    const imgData = await DatasetReader.open(withImages);
+    expect(imgData.manifest.image).toEqual({ width: 16, height: 12 });
+    const frames = (await imgData.readEpisode(0)).image!;
+    expect(frames.length).toBe(60 * 12 * 16 * 3);
+    expect(frames[0]).toBe(20); // the carrot-on-plate scene has 20 geoms
+    expect(frames[1]).toBe(42); // the source camera is 0.42 m above the table
     // A second run into the same folder is refused.
     const again = await cli('collect-demos', '--tasks', 'stack-cube', '--episodes', '1', '--workers', '1', '--out', dir);
     expect(again.code).toBe(1);

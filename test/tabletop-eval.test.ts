@@ -93,5 +93,6 @@ describe('evaluation', () => {
       expect(t.successes, `${name}: ${t.successes}/24`).toBeGreaterThanOrEqual(23);
       expect(t.partial.grasped).toBeGreaterThanOrEqual(23 / 24);
     }
-  });
+    // 5760 environment steps: allow for cores shared with other work.
+  }, 240_000);
 });

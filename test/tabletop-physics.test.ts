@@ -2,6 +2,7 @@
 // by friction alone (nothing welds objects to the hand), and letting go drops it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { ArgumentError, RangeValueError } from '../lib/errors.js';
 import { TabletopEnv } from '../lib/tabletop/env.js';
 import { isGrasped } from '../lib/tabletop/metrics.js';
 import { OBJECTS } from '../lib/tabletop/objects.js';
@@ -69,6 +70,25 @@ describe('tabletop physics', () => {
     expect(isGrasped(dropped.snapshot, carrot)).toBe(false);
     expect(w.objectPos(carrot)[2]).toBeLessThan(0.005);
     expect(dropped.padCenter[2]).toBeGreaterThan(0.13);
+  });
+
+  it('names bad input: configuration, seed, action length and values; clips and reports', () => {
+    expect(() => env.reset({ task: 'carrot-on-plate', configuration: 24, seed: 1 })).toThrow(RangeValueError);
+    expect(() => env.reset({ task: 'carrot-on-plate', configuration: 24, seed: 1 })).toThrow(/configuration must be an integer in \[0, 23\], got 24/);
+    expect(() => env.reset({ task: 'carrot-on-plate', configuration: 0, seed: -1 })).toThrow(/seed must be a non-negative safe integer, got -1/);
+    expect(() => env.reset({ task: 'carrot', configuration: 0, seed: 1 })).toThrow(/unknown task 'carrot'/);
+    env.reset({ task: 'carrot-on-plate', configuration: 0, seed: 1 });
+    expect(() => env.step([0, 0, 0])).toThrow(/action must have 7 numbers \(dx, dy, dz, droll, dpitch, dyaw, gripper\), got 3/);
+    expect(() => env.step([0, 0, Infinity, 0, 0, 0, 1])).toThrow(/action\[2\] must be a finite number, got Infinity/);
+    expect(() => env.step('go' as unknown as number[])).toThrow(ArgumentError);
+    const r = env.step([1, 0, 0, 0, 0, -0.1, 2]);
+    expect(r.info.clipped).toEqual([0, 6]);
+    expect(Array.from(r.info.action)).toEqual([0.05, 0, 0, 0, 0, -0.1, 1]);
+    expect(r.observation.state).toHaveLength(4);
+    expect(r.observation.embodimentId).toBe(0);
+    expect(r.observation.image).toBeNull();
+    for (let i = 1; i < 60; i++) expect(env.step([0, 0, 0, 0, 0, 0, 1]).done).toBe(i === 59);
+    expect(() => env.step([0, 0, 0, 0, 0, 0, 1])).toThrow(/the episode is over \(60 steps\)/);
   });
 
   it('an open gripper lifts nothing: the carrot stays on the table', () => {

@@ -62,7 +62,7 @@ describe('rollouts', () => {
     const remoteActions = Array.from({ length: 60 }, (_, s) => remote.slice(s * 12 + 5, s * 12 + 12)).flat();
     expect(Float32Array.from(local)).toEqual(Float32Array.from(remoteActions));
     env.dispose();
-  });
+  }, 180_000);
 
   it('feeds a batched policy every observation and applies its actions', async () => {
     const batches: number[] = [];
@@ -127,6 +127,21 @@ describe('rollouts', () => {
     await expect(runRollouts({ policy: (obs) => obs.map(() => [0, 0, 0]), episodes: plans.slice(0, 1), workers: 1 })).rejects.toThrow(/must have 7 numbers/);
     await expect(runRollouts({ policy: () => [], episodes: plans.slice(0, 1), workers: 1 })).rejects.toThrow(ArgumentError);
     await expect(runRollouts({ policy: 'expert', episodes: plans, workers: 0 })).rejects.toThrow(/workers must be a positive integer/);
+  });
+
+  it('validates environment options and plans before starting any worker', async () => {
+    const workers: Worker[] = [];
+    const createWorker = (entry: URL | string, options: object): Worker => {
+      const w = new Worker(entry, options);
+      workers.push(w);
+      return w;
+    };
+    await expect(runRollouts({ policy: 'expert', episodes: plans, env: { jitter: { position: 0.5, yaw: 0 } }, createWorker })).rejects.toThrow(/jitter must have position in \[0, 0.01\] m/);
+    await expect(runRollouts({ policy: 'expert', episodes: plans, env: { shift: 'fog' }, createWorker })).rejects.toThrow(/unknown shift preset 'fog'/);
+    await expect(runRollouts({ policy: 'expert', episodes: plans, env: { physicsHz: 333 }, createWorker })).rejects.toThrow(/physicsHz \(333\) must be a multiple of controlHz \(5\)/);
+    await expect(runRollouts({ policy: 'expert', episodes: [{ ...plans[0]!, configuration: 24 }], createWorker })).rejects.toThrow(/episodes\[0\]\.configuration must be an integer in \[0, 23\], got 24/);
+    await expect(runRollouts({ policy: 'expert', episodes: plans, expertNoise: -1, createWorker })).rejects.toThrow(/expertNoise must be a finite number >= 0/);
+    expect(workers).toHaveLength(0);
   });
 
   it('reports a worker that dies with the episodes it was running', async () => {

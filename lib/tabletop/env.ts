@@ -156,6 +156,34 @@ function checkPositiveInteger(v: unknown, field: string): number {
   return v;
 }
 
+/** Environment options with defaults filled in, after validation. */
+export interface ResolvedEnvOptions {
+  domain: Domain;
+  controlHz: number;
+  physicsHz: number;
+  caps: EpisodeCaps;
+  jitter: PlacementJitter;
+  sleep: boolean;
+}
+
+/** Validates environment options (errors name the field) and fills in the defaults. */
+export function resolveEnvOptions(opts: EnvOptions = {}): ResolvedEnvOptions {
+  const shift = typeof opts.shift === 'string' || opts.shift === undefined ? parseShift(opts.shift ?? 'source') : opts.shift;
+  const domain = resolveDomain(shift, checkSeed(opts.shiftSeed ?? 0, 'shiftSeed'));
+  const controlHz = checkPositiveInteger(opts.controlHz ?? 5, 'controlHz');
+  const physicsHz = checkPositiveInteger(opts.physicsHz ?? 500, 'physicsHz');
+  if (physicsHz % controlHz !== 0) throw new ArgumentError('VLA_ARGUMENT', `physicsHz (${physicsHz}) must be a multiple of controlHz (${controlHz})`);
+  const caps = opts.episodeCaps ?? DEFAULT_EPISODE_CAPS;
+  checkPositiveInteger(caps.singleStage, 'episodeCaps.singleStage');
+  checkPositiveInteger(caps.twoStage, 'episodeCaps.twoStage');
+  const jitter = opts.jitter ?? DEFAULT_JITTER;
+  if (!(jitter.position >= 0 && jitter.position <= 0.01) || !(jitter.yaw >= 0 && jitter.yaw <= 0.2)) {
+    throw new RangeValueError('VLA_VALUE', `jitter must have position in [0, 0.01] m and yaw in [0, 0.2] rad, got ${JSON.stringify(jitter)}`);
+  }
+  if (opts.sleep !== undefined && typeof opts.sleep !== 'boolean') throw new ArgumentError('VLA_ARGUMENT', `sleep must be a boolean, got ${String(opts.sleep)}`);
+  return { domain, controlHz, physicsHz, caps, jitter, sleep: opts.sleep ?? DEFAULT_PHYSICS.sleep };
+}
+
 export class TabletopEnv {
   readonly domain: Domain;
   readonly controlHz: number;
@@ -188,22 +216,14 @@ export class TabletopEnv {
     private readonly mj: MujocoModule,
     opts: EnvOptions,
   ) {
-    const shift = typeof opts.shift === 'string' || opts.shift === undefined ? parseShift(opts.shift ?? 'source') : opts.shift;
-    this.domain = resolveDomain(shift, checkSeed(opts.shiftSeed ?? 0, 'shiftSeed'));
-    this.controlHz = checkPositiveInteger(opts.controlHz ?? 5, 'controlHz');
-    this.physicsHz = checkPositiveInteger(opts.physicsHz ?? 500, 'physicsHz');
-    if (this.physicsHz % this.controlHz !== 0) {
-      throw new ArgumentError('VLA_ARGUMENT', `physicsHz (${this.physicsHz}) must be a multiple of controlHz (${this.controlHz})`);
-    }
-    this.substeps = this.physicsHz / this.controlHz;
-    this.caps = opts.episodeCaps ?? DEFAULT_EPISODE_CAPS;
-    checkPositiveInteger(this.caps.singleStage, 'episodeCaps.singleStage');
-    checkPositiveInteger(this.caps.twoStage, 'episodeCaps.twoStage');
-    this.jitter = opts.jitter ?? DEFAULT_JITTER;
-    if (!(this.jitter.position >= 0 && this.jitter.position <= 0.01) || !(this.jitter.yaw >= 0 && this.jitter.yaw <= 0.2)) {
-      throw new RangeValueError('VLA_VALUE', `jitter must have position in [0, 0.01] m and yaw in [0, 0.2] rad, got ${JSON.stringify(this.jitter)}`);
-    }
-    this.sleep = opts.sleep ?? DEFAULT_PHYSICS.sleep;
+    const o = resolveEnvOptions(opts);
+    this.domain = o.domain;
+    this.controlHz = o.controlHz;
+    this.physicsHz = o.physicsHz;
+    this.substeps = o.physicsHz / o.controlHz;
+    this.caps = o.caps;
+    this.jitter = o.jitter;
+    this.sleep = o.sleep;
   }
 
   /** An environment in this thread (loads MuJoCo on first use). */

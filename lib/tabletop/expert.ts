@@ -21,6 +21,7 @@
  * for (let done = false; !done; ) ({ done } = env.step(expert.act(env.privileged())));
  * ```
  */
+import { RangeValueError } from '../errors.js';
 import { matTVec, matVec, quatToMat, sub, wrapAngle, yawOfMat, type Vec3 } from '../util/math3d.js';
 import { checkSeed, deriveSeed, Rng } from '../util/random.js';
 import { GRIPPER_CLOSED, GRIPPER_OPEN, MAX_ROTATION, MAX_TRANSLATION } from './actions.js';
@@ -76,6 +77,7 @@ export class ScriptedExpert {
     checkSeed(seed, 'expert seed');
     this.rng = new Rng(deriveSeed(seed, 'expert'));
     this.noise = opts.noise ?? 1;
+    if (!Number.isFinite(this.noise) || this.noise < 0) throw new RangeValueError('VLA_VALUE', `expert noise must be a finite number >= 0, got ${String(opts.noise)}`);
     const r = this.rng;
     const a = this.noise;
     this.n = {

@@ -48,12 +48,6 @@ const METAL = srgbHex('#3a3d42');
 const DARK = srgbHex('#1d1f22');
 const PAD_COLOR = srgbHex('#202020');
 
-/** The flange pose that puts the controlled point at `ee` with orientation `quat`. */
-export function flangeFromEe(ee: Vec3, rotate: (v: Vec3) => Vec3): Vec3 {
-  const o = rotate(EE_OFFSET);
-  return [ee[0] - o[0], ee[1] - o[1], ee[2] - o[2]];
-}
-
 function finger(side: 'left' | 'right', emb: Embodiment): XmlElement {
   const sign = side === 'left' ? 1 : -1;
   const top = -2 * PALM_HALF[2];

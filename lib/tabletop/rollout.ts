@@ -28,13 +28,12 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
-import { ArgumentError, VlaError } from '../errors.js';
+import { ArgumentError, RangeValueError, VlaError } from '../errors.js';
 import type { Scene } from '../render/scene.js';
 import { checkSeed, deriveSeed } from '../util/random.js';
 import { clipAction } from './actions.js';
-import type { Observation, StepInfo } from './env.js';
+import { resolveEnvOptions, type Observation, type StepInfo } from './env.js';
 import type { EpisodeOutcome } from './metrics.js';
-import { parseShift } from './shifts.js';
 import { CONFIGURATIONS_PER_TASK, getTask } from './tasks.js';
 import type { EpisodePlan, RoundItem, SlotResult, WorkerEnvOptions, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
@@ -217,9 +216,19 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
   const imageSize = opts.imageSize ?? { width: 224, height: 224 };
   checkPositive(imageSize.width, 224, 'imageSize.width');
   checkPositive(imageSize.height, 224, 'imageSize.height');
-  if (opts.env?.shift !== undefined) parseShift(opts.env.shift);
+  // Bad environment options fail here, with the field named, not inside a worker.
+  resolveEnvOptions(opts.env);
   const plans = opts.episodes.slice();
-  for (const p of plans) getTask(p.task);
+  plans.forEach((p, i) => {
+    getTask(p.task);
+    if (!Number.isSafeInteger(p.configuration) || p.configuration < 0 || p.configuration >= CONFIGURATIONS_PER_TASK) {
+      throw new RangeValueError('VLA_VALUE', `episodes[${i}].configuration must be an integer in [0, ${CONFIGURATIONS_PER_TASK - 1}], got ${String(p.configuration)}`);
+    }
+    if (!Number.isSafeInteger(p.episodeIndex) || p.episodeIndex < 0) throw new ArgumentError('VLA_ARGUMENT', `episodes[${i}].episodeIndex must be a non-negative integer, got ${String(p.episodeIndex)}`);
+    checkSeed(p.seed, `episodes[${i}].seed`);
+  });
+  const expertNoise = opts.expertNoise ?? 1;
+  if (!Number.isFinite(expertNoise) || expertNoise < 0) throw new RangeValueError('VLA_VALUE', `expertNoise must be a finite number >= 0, got ${String(opts.expertNoise)}`);
   const started = performance.now();
   const results = new Map<EpisodePlan, EpisodeResult>();
   if (plans.length === 0) return { episodes: [], envSteps: 0, seconds: 0, startupSeconds: 0, envStepsPerSecond: 0, workers: 0, envs: 0 };
@@ -268,7 +277,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
     const slotsPerWorker = handles.map((_, w) => slots.filter((s) => s.worker === w).length);
     await Promise.all(
       handles.map((_, w) =>
-        ask(w, { type: 'init', slots: slotsPerWorker[w]!, env: opts.env ?? {}, expertNoise: opts.expertNoise ?? 1, scenes: opts.render !== undefined }),
+        ask(w, { type: 'init', slots: slotsPerWorker[w]!, env: opts.env ?? {}, expertNoise, scenes: opts.render !== undefined }),
       ),
     );
     slots.forEach(assign);

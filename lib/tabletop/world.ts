@@ -15,7 +15,7 @@ import type { Embodiment } from './embodiments.js';
 import { el, toXml, type XmlElement } from './mjcf.js';
 import { compileModel, type MjData, type MjModel, type MujocoModule } from './mujoco.js';
 import { OBJECTS, type ObjectInstance } from './objects.js';
-import { EE_OFFSET, FINGER_TRAVEL, HOME_EE, PAD_HALF, ROBOT_NAMES, robotMjcf } from './robot.js';
+import { EE_OFFSET, FINGER_TRAVEL, HOME_EE, ROBOT_NAMES, robotMjcf } from './robot.js';
 
 /** Physics parameters of a world. */
 export interface PhysicsOptions {
@@ -25,7 +25,8 @@ export interface PhysicsOptions {
   frictionScale: number;
   /**
    * Let bodies at rest sleep (MuJoCo's island sleeping): resting objects cost nothing until
-   * something touches them. About twice as fast; the hand never sleeps.
+   * something touches them (about 1.5x the throughput, see docs/benchmark.md); the hand never
+   * sleeps.
    */
   sleep: boolean;
 }
@@ -301,9 +302,6 @@ export class World {
     const [l, r] = this.padGeomIds;
     return [(x[l * 3]! + x[r * 3]!) / 2, (x[l * 3 + 1]! + x[r * 3 + 1]!) / 2, (x[l * 3 + 2]! + x[r * 3 + 2]!) / 2];
   }
-
-  /** Height of the pads' lowest edge above the pad center (for clearance from the table). */
-  static readonly padHalfHeight = PAD_HALF[2];
 
   /** Distance between the pads' inner faces, meters, in [0, 2 * FINGER_TRAVEL]. */
   gripperOpening(): number {
