@@ -157,6 +157,8 @@ interface Slot {
   worker: number;
   local: number;
   plan: EpisodePlan | null;
+  /** Index of `plan` in the planned list (results come back in planned order). */
+  planIndex: number;
   needsReset: boolean;
   step: number;
   lastObservation: Observation | null;
@@ -230,7 +232,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
   const expertNoise = opts.expertNoise ?? 1;
   if (!Number.isFinite(expertNoise) || expertNoise < 0) throw new RangeValueError('VLA_VALUE', `expertNoise must be a finite number >= 0, got ${String(opts.expertNoise)}`);
   const started = performance.now();
-  const results = new Map<EpisodePlan, EpisodeResult>();
+  const results: EpisodeResult[] = [];
   if (plans.length === 0) return { episodes: [], envSteps: 0, seconds: 0, startupSeconds: 0, envStepsPerSecond: 0, workers: 0, envs: 0 };
 
   // No more workers or environments than episodes.
@@ -242,13 +244,14 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
   const slots: Slot[] = [];
   for (let s = 0; s < nSlots; s++) {
     const w = s % nWorkers;
-    slots.push({ worker: w, local: Math.floor(s / nWorkers), plan: null, needsReset: false, step: 0, lastObservation: null, distractors: 0, pendingAction: null });
+    slots.push({ worker: w, local: Math.floor(s / nWorkers), plan: null, planIndex: -1, needsReset: false, step: 0, lastObservation: null, distractors: 0, pendingAction: null });
   }
   let queue = 0;
   let envSteps = 0;
   let ready = started;
   const assign = (slot: Slot): void => {
     if (queue < plans.length) {
+      slot.planIndex = queue;
       slot.plan = plans[queue++]!;
       slot.needsReset = true;
       slot.step = 0;
@@ -311,7 +314,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
           }
           if (r.done) {
             const result: EpisodeResult = { ...plan, outcome: r.outcome!, distractors: slot.distractors };
-            results.set(plan, result);
+            results[slot.planIndex] = result;
             if (opts.onEpisode) await opts.onEpisode(result);
             slot.lastObservation = null;
             assign(slot);
@@ -357,7 +360,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
   }
   const end = performance.now();
   return {
-    episodes: plans.map((p) => results.get(p)!),
+    episodes: results,
     envSteps,
     seconds: (end - started) / 1000,
     startupSeconds: (ready - started) / 1000,
