@@ -38,3 +38,5 @@ export type { TextTarget } from './render/bitmap-font.js';
 export { AddonLoadError, loadAddon, packageRoot } from './native/loader.js';
 export type { LoadAttempt } from './native/loader.js';
 export type { NativeOpInfo } from './native/addon-types.js';
+// The tabletop benchmark (MuJoCo world, tasks, shifts, expert, rollouts, evaluation, datasets).
+export * from './tabletop/index.js';

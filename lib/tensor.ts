@@ -87,6 +87,18 @@ export class Tensor<D extends DType = DType> {
     this.shape = [...shape];
   }
 
+  /**
+   * Wraps a typed array (no copy), with the dtype inferred from the array type:
+   * `Tensor.wrap(new Float64Array(6), [2, 3])` is a `Tensor<'float64'>`.
+   */
+  static wrap(data: Float32Array, shape: readonly number[]): Tensor<'float32'>;
+  static wrap(data: Float64Array, shape: readonly number[]): Tensor<'float64'>;
+  static wrap(data: Int32Array, shape: readonly number[]): Tensor<'int32'>;
+  static wrap(data: Uint8Array, shape: readonly number[]): Tensor<'uint8'>;
+  static wrap(data: TypedArrayOf, shape: readonly number[]): Tensor {
+    return new Tensor(data as ArrayFor<DType>, shape);
+  }
+
   get dtype(): D {
     return dtypeOf(this.data) as D;
   }

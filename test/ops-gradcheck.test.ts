@@ -12,6 +12,20 @@ const cases: Record<string, (r: CaseRngType) => GradCase> = {
   silu: (r) => ({ inputs: { x: r.normal([r.int(1, 4), r.int(1, 30)], 2) } }),
   gelu_tanh: (r) => ({ inputs: { x: r.normal([r.int(1, 4), r.int(1, 30)], 2) } }),
   geglu: (r) => ({ inputs: { x: r.normal([r.int(1, 5), 2 * r.int(1, 12)], 1.5) } }),
+  gemm: (r) => {
+    const [M, N, K] = [r.int(1, 7), r.int(1, 9), r.int(1, 11)];
+    const [ta, tb] = [r.int(0, 1), r.int(0, 1)];
+    const withC = r.int(0, 1) === 1;
+    return {
+      inputs: { a: r.normal(ta ? [K, M] : [M, K]), b: r.normal(tb ? [N, K] : [K, N]), ...(withC ? { c: r.normal([M, N]) } : {}) },
+      attrs: { trans_a: ta, trans_b: tb, alpha: 0.7, beta: withC ? -1.3 : 0 },
+    };
+  },
+  linear: (r) => {
+    const [K, N] = [r.int(1, 12), r.int(1, 9)];
+    const withBias = r.int(0, 1) === 1;
+    return { inputs: { x: r.normal([r.int(1, 3), r.int(1, 4), K]), w: r.normal([N, K]), ...(withBias ? { b: r.normal([N]) } : {}) } };
+  },
   softmax: (r) => ({ inputs: { x: r.normal([r.int(1, 4), r.int(1, 20)], 2) } }),
   rmsnorm: (r) => {
     const C = r.int(1, 24);

@@ -65,6 +65,64 @@ export const opTable = {
     outputs: ['dx'],
     backward: null,
   },
+  gemm: {
+    summary: "out = alpha * op(a) * op(b) + beta * c, op(x) = x or x^T (trans_a, trans_b)",
+    inputs: {
+      a: { kind: 'float', optional: false, shape: "[M, K], or [K, M] when trans_a" },
+      b: { kind: 'float', optional: false, shape: "[K, N], or [N, K] when trans_b" },
+      c: { kind: 'float', optional: true, shape: "[M, N]" },
+    },
+    attrs: {
+      trans_a: { required: false, integer: true, doc: "1: a is stored [K, M] and op(a) = a^T" },
+      trans_b: { required: false, integer: true, doc: "1: b is stored [N, K] and op(b) = b^T" },
+      alpha: { required: false, integer: false, doc: "scale of op(a) * op(b)" },
+      beta: { required: false, integer: false, doc: "scale of c; nonzero needs c" },
+    },
+    outputs: ['out'],
+    backward: 'gemm_backward',
+  },
+  gemm_backward: {
+    summary: "gradient of gemm: da, db (in their stored layouts) and, when c is given, dc = beta * dout",
+    inputs: {
+      a: { kind: 'float', optional: false, shape: "[M, K], or [K, M] when trans_a" },
+      b: { kind: 'float', optional: false, shape: "[K, N], or [N, K] when trans_b" },
+      dout: { kind: 'float', optional: false, shape: "[M, N]" },
+      c: { kind: 'float', optional: true, shape: "[M, N]; only says that dc is wanted (not read)" },
+    },
+    attrs: {
+      trans_a: { required: false, integer: true, doc: "1: a is stored [K, M] and op(a) = a^T" },
+      trans_b: { required: false, integer: true, doc: "1: b is stored [N, K] and op(b) = b^T" },
+      alpha: { required: false, integer: false, doc: "scale of op(a) * op(b)" },
+      beta: { required: false, integer: false, doc: "scale of c; nonzero needs c" },
+    },
+    outputs: ['da', 'db', 'dc'],
+    backward: null,
+  },
+  linear: {
+    summary: "y = x W^T + b over the last axis of x (W: [out_features, in_features], as in PyTorch)",
+    inputs: {
+      x: { kind: 'float', optional: false, shape: "[..., K]" },
+      w: { kind: 'float', optional: false, shape: "[N, K]" },
+      b: { kind: 'float', optional: true, shape: "[N]" },
+    },
+    attrs: {
+    },
+    outputs: ['y'],
+    backward: 'linear_backward',
+  },
+  linear_backward: {
+    summary: "gradient of linear: dx = dy W, dw = dy^T x (rows flattened), db = column sums of dy when b is given",
+    inputs: {
+      x: { kind: 'float', optional: false, shape: "[..., K]" },
+      w: { kind: 'float', optional: false, shape: "[N, K]" },
+      dy: { kind: 'float', optional: false, shape: "[..., N]" },
+      b: { kind: 'float', optional: true, shape: "[N]; only says that db is wanted (not read)" },
+    },
+    attrs: {
+    },
+    outputs: ['dx', 'dw', 'db'],
+    backward: null,
+  },
   rmsnorm: {
     summary: "y = x * rstd * w over the last axis, rstd = 1 / sqrt(mean(x^2) + eps)",
     inputs: {

@@ -7,7 +7,10 @@ import { writeFileSync } from 'node:fs';
 
 import type { Command } from 'commander';
 
-import { buildInfo, cpuInfo, cudaStatus, listOps, runOp, Tensor } from '../../index.js';
+import { listOps, runOp } from '../../ops/run.js';
+import { buildInfo, cpuInfo, cudaStatus } from '../../system.js';
+import { Tensor } from '../../tensor.js';
+import type { CliContext } from '../context.js';
 
 export interface InfoReport {
   build: ReturnType<typeof buildInfo>;
@@ -21,17 +24,17 @@ export interface InfoReport {
 function linearSelfCheck(M: number, K: number, N: number): InfoReport['selfCheck'] {
   const x = Tensor.randn([M, K], { seed: 1 });
   const w = Tensor.randn([N, K], { seed: 2, scale: 1 / Math.sqrt(K) });
-  runOp('linear' as never, { x, w } as never); // warm-up: pack buffers, thread pool
+  runOp('linear', { x, w }); // warm-up: pack buffers, thread pool
   const reps = 5;
   const t0 = performance.now();
-  let y: Tensor | undefined;
-  for (let i = 0; i < reps; i++) y = (runOp('linear' as never, { x, w } as never) as { y: Tensor }).y;
+  let y = runOp('linear', { x, w }).y;
+  for (let i = 1; i < reps; i++) y = runOp('linear', { x, w }).y;
   const ms = (performance.now() - t0) / reps;
-  const y64 = (runOp('linear' as never, { x: new Tensor(Float64Array.from(x.data), x.shape), w: new Tensor(Float64Array.from(w.data), w.shape) } as never) as { y: Tensor }).y;
+  const y64 = runOp('linear', { x: Tensor.wrap(Float64Array.from(x.data), x.shape), w: Tensor.wrap(Float64Array.from(w.data), w.shape) }).y;
   let scale = 1e-3;
   let worst = 0;
   for (let i = 0; i < y64.size; i++) scale = Math.max(scale, Math.abs(y64.data[i]!));
-  for (let i = 0; i < y64.size; i++) worst = Math.max(worst, Math.abs(y!.data[i]! - y64.data[i]!));
+  for (let i = 0; i < y64.size; i++) worst = Math.max(worst, Math.abs(y.data[i]! - y64.data[i]!));
   return { shape: `M=${M} K=${K} N=${N}`, gflops: (2 * M * K * N) / (ms * 1e6), maxRelError: worst / scale, ms };
 }
 
@@ -42,7 +45,7 @@ export function infoReport(check: boolean): InfoReport {
   return report;
 }
 
-export function printInfo(r: InfoReport): void {
+export function formatInfo(r: InfoReport): string {
   const lines = [
     `vla-ttt ${r.build.version}`,
     `  addon:    ${r.build.addonPath}`,
@@ -59,18 +62,18 @@ export function printInfo(r: InfoReport): void {
       `  check:    linear ${c.shape}: ${c.ms.toFixed(2)} ms, ${c.gflops.toFixed(1)} GFLOP/s, float32 vs float64 max rel. error ${c.maxRelError.toExponential(1)}`,
     );
   }
-  console.log(lines.join('\n'));
+  return lines.join('\n') + '\n';
 }
 
-export function registerInfoCommand(program: Command): void {
-  program
+export function registerInfo(program: Command, ctx: CliContext): Command {
+  return program
     .command('info')
     .description('show the native build, CPU, CUDA and op facts, and run a quick compute check')
     .option('--no-check', 'skip the compute check')
     .option('--json <file>', 'also write the report as JSON')
     .action((opts: { check: boolean; json?: string }) => {
       const report = infoReport(opts.check);
-      printInfo(report);
+      ctx.io.stdout(formatInfo(report));
       if (opts.json) writeFileSync(opts.json, JSON.stringify(report, null, 2) + '\n');
     });
 }

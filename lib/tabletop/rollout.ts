@@ -1,0 +1,371 @@
+/**
+ * Parallel rollouts: N environments spread over worker threads (one MuJoCo instance per
+ * worker), stepped in lockstep rounds so that a batched policy sees every environment's
+ * observation at once, and a batched renderer draws every scene in one call.
+ *
+ * Each round: every environment either starts its next episode or takes an action; the workers
+ * return observations (and scenes when a renderer is given); the coordinator renders the scenes
+ * into the observations' images, asks the policy for the next actions, and starts the next
+ * round. Episodes are independent and seeded from (base seed, task, episode index)
+ * (`planEpisodes`), so results do not depend on the number of workers or environments, nor on
+ * which environment runs which episode.
+ *
+ * A worker that dies (an exception, running out of memory, being terminated) fails the rollout
+ * with a RolloutWorkerError that names the worker and the episodes it was running: nothing is
+ * dropped silently.
+ *
+ * @example
+ * ```ts
+ * const episodes = planEpisodes(['carrot-on-plate'], 24, 7);
+ * const result = await runRollouts({ policy: 'expert', episodes, workers: 2 });
+ * result.episodes[0].outcome.success;
+ * result.envStepsPerSecond;
+ * ```
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+
+import { ArgumentError, RangeValueError, VlaError } from '../errors.js';
+import type { Scene } from '../render/scene.js';
+import { checkSeed, deriveSeed } from '../util/random.js';
+import { clipAction } from './actions.js';
+import { resolveEnvOptions, type Observation, type StepInfo } from './env.js';
+import type { EpisodeOutcome } from './metrics.js';
+import { CONFIGURATIONS_PER_TASK, getTask } from './tasks.js';
+import type { EpisodePlan, RoundItem, SlotResult, WorkerEnvOptions, WorkerRequest, WorkerResponse } from './worker-protocol.js';
+
+export type { EpisodePlan, WorkerEnvOptions } from './worker-protocol.js';
+
+/** The batched renderer (the native renderer's entry point): B scenes in, B*H*W*3 bytes out. */
+export type BatchRenderer = (scenes: Scene[], opts: { width: number; height: number }) => Promise<Uint8Array>;
+
+/** Which episode, and which step of it, each observation of a batch belongs to. */
+export interface PolicyContext {
+  episodes: Array<EpisodePlan & { step: number }>;
+}
+
+/** A batched policy: one 7-number action (actions.ts) per observation, in order. */
+export type BatchPolicy = (observations: Observation[], context: PolicyContext) => ReadonlyArray<ArrayLike<number>> | Promise<ReadonlyArray<ArrayLike<number>>>;
+
+/** One control step of an episode, for datasets and test-time training buffers. */
+export interface Transition {
+  episode: EpisodePlan;
+  /** 0-based step index. */
+  step: number;
+  /** The observation the action was chosen from. */
+  observation: Observation;
+  /** The action taken (clipped). */
+  action: Float64Array;
+  info: StepInfo;
+}
+
+export interface EpisodeResult extends EpisodePlan {
+  outcome: EpisodeOutcome;
+  distractors: number;
+}
+
+export interface RolloutOptions {
+  /** A batched policy, or 'expert' for the scripted expert (it runs inside the workers). */
+  policy: BatchPolicy | 'expert';
+  episodes: readonly EpisodePlan[];
+  /** Environment options (shift as text), the same for every environment. */
+  env?: WorkerEnvOptions;
+  /** Worker threads (default min(2, available CPUs)). */
+  workers?: number;
+  /** Environments per worker (default 4). */
+  envsPerWorker?: number;
+  /** Renders observation images; without it observations have `image: null`. */
+  render?: BatchRenderer;
+  /** Image size for the renderer (default 224 x 224). */
+  imageSize?: { width: number; height: number };
+  /** Noise scale of the scripted expert (default 1). */
+  expertNoise?: number;
+  /** Called for every control step, in order within each episode. */
+  onTransition?: (t: Transition) => void | Promise<void>;
+  /** Called when an episode ends. */
+  onEpisode?: (r: EpisodeResult) => void | Promise<void>;
+  /** Creates the worker threads (default: `new Worker`); for embedding, and to test worker deaths. */
+  createWorker?: (entry: URL | string, options: WorkerOptions) => Worker;
+}
+
+export interface RolloutResult {
+  /** One result per planned episode, in the order planned. */
+  episodes: EpisodeResult[];
+  envSteps: number;
+  /** Wall time of the whole rollout, seconds. */
+  seconds: number;
+  /** Of which: starting the workers and loading MuJoCo in each. */
+  startupSeconds: number;
+  /** Environment steps per second after startup (rendering and policy time included). */
+  envStepsPerSecond: number;
+  workers: number;
+  envs: number;
+}
+
+/** A worker died or failed; names the episodes it was running. */
+export class RolloutWorkerError extends VlaError {
+  readonly worker: number;
+  readonly episodes: EpisodePlan[];
+  constructor(worker: number, episodes: EpisodePlan[], cause: string) {
+    const list = episodes.map((e) => `${e.task}#${e.episodeIndex} (configuration ${e.configuration}, seed ${e.seed})`).join(', ');
+    super('VLA_INTERNAL', `rollout worker ${worker} failed while running ${list || 'no episode'}: ${cause}`);
+    this.worker = worker;
+    this.episodes = episodes;
+  }
+}
+
+/**
+ * The evaluation protocol's episode list: for each task, `episodesPerTask` episodes cycling
+ * through its 24 configurations, each seeded from (seed, task, episode index).
+ */
+export function planEpisodes(tasks: readonly string[], episodesPerTask: number, seed: number): EpisodePlan[] {
+  if (!Number.isSafeInteger(episodesPerTask) || episodesPerTask <= 0) {
+    throw new ArgumentError('VLA_ARGUMENT', `episodes per task must be a positive integer, got ${String(episodesPerTask)}`);
+  }
+  checkSeed(seed);
+  const plans: EpisodePlan[] = [];
+  for (const task of tasks) {
+    getTask(task);
+    for (let i = 0; i < episodesPerTask; i++) {
+      plans.push({ task, episodeIndex: i, configuration: i % CONFIGURATIONS_PER_TASK, seed: deriveSeed(seed, task, i) });
+    }
+  }
+  return plans;
+}
+
+/** The default number of workers: min(2, available CPUs). */
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+/** How to start a worker: compiled JavaScript directly; TypeScript sources through tsx. */
+function workerEntry(): { entry: URL | string; options: WorkerOptions } {
+  if (!import.meta.url.endsWith('.ts')) return { entry: new URL('./worker-main.js', import.meta.url), options: {} };
+  // Running from sources (tests, tsx): module hooks do not reach worker threads, so the worker
+  // registers tsx itself before importing its TypeScript entry.
+  const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+  const tsxApi = pathToFileURL(join(tsxRoot, 'dist', 'esm', 'api', 'index.mjs')).href;
+  const entry = new URL('./worker-main.ts', import.meta.url).href;
+  const code = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });\n`;
+  return { entry: code, options: { eval: true } };
+}
+
+interface Slot {
+  worker: number;
+  local: number;
+  plan: EpisodePlan | null;
+  /** Index of `plan` in the planned list (results come back in planned order). */
+  planIndex: number;
+  needsReset: boolean;
+  step: number;
+  lastObservation: Observation | null;
+  distractors: number;
+  pendingAction: Float64Array | null;
+}
+
+class WorkerHandle {
+  private pending: { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void } | null = null;
+  private dead: string | null = null;
+
+  constructor(
+    readonly index: number,
+    readonly worker: Worker,
+  ) {
+    worker.on('message', (msg: WorkerResponse) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.resolve(msg);
+    });
+    worker.on('error', (e) => this.fail(`uncaught ${e.name}: ${e.message}`));
+    worker.on('exit', (code) => this.fail(`the worker thread exited (code ${code})`));
+    worker.on('messageerror', (e) => this.fail(`a message could not be read: ${String(e)}`));
+  }
+
+  private fail(reason: string): void {
+    if (this.dead === null) this.dead = reason;
+    const p = this.pending;
+    this.pending = null;
+    p?.reject(new Error(reason));
+  }
+
+  request(msg: WorkerRequest): Promise<WorkerResponse> {
+    if (this.dead !== null) return Promise.reject(new Error(this.dead));
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(msg);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.dead ??= 'closed';
+    await this.worker.terminate();
+  }
+}
+
+function checkPositive(v: number | undefined, fallback: number, field: string): number {
+  const x = v ?? fallback;
+  if (!Number.isSafeInteger(x) || x <= 0) throw new ArgumentError('VLA_ARGUMENT', `${field} must be a positive integer, got ${String(v)}`);
+  return x;
+}
+
+/** Runs every planned episode; see the module comment. */
+export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> {
+  const workers = checkPositive(opts.workers, defaultWorkers(), 'workers');
+  const perWorker = checkPositive(opts.envsPerWorker, 4, 'envsPerWorker');
+  const imageSize = opts.imageSize ?? { width: 224, height: 224 };
+  checkPositive(imageSize.width, 224, 'imageSize.width');
+  checkPositive(imageSize.height, 224, 'imageSize.height');
+  // Bad environment options fail here, with the field named, not inside a worker.
+  resolveEnvOptions(opts.env);
+  const plans = opts.episodes.slice();
+  plans.forEach((p, i) => {
+    getTask(p.task);
+    if (!Number.isSafeInteger(p.configuration) || p.configuration < 0 || p.configuration >= CONFIGURATIONS_PER_TASK) {
+      throw new RangeValueError('VLA_VALUE', `episodes[${i}].configuration must be an integer in [0, ${CONFIGURATIONS_PER_TASK - 1}], got ${String(p.configuration)}`);
+    }
+    if (!Number.isSafeInteger(p.episodeIndex) || p.episodeIndex < 0) throw new ArgumentError('VLA_ARGUMENT', `episodes[${i}].episodeIndex must be a non-negative integer, got ${String(p.episodeIndex)}`);
+    checkSeed(p.seed, `episodes[${i}].seed`);
+  });
+  const expertNoise = opts.expertNoise ?? 1;
+  if (!Number.isFinite(expertNoise) || expertNoise < 0) throw new RangeValueError('VLA_VALUE', `expertNoise must be a finite number >= 0, got ${String(opts.expertNoise)}`);
+  const started = performance.now();
+  const results: EpisodeResult[] = [];
+  if (plans.length === 0) return { episodes: [], envSteps: 0, seconds: 0, startupSeconds: 0, envStepsPerSecond: 0, workers: 0, envs: 0 };
+
+  // No more workers or environments than episodes.
+  const nWorkers = Math.min(workers, plans.length);
+  const nSlots = Math.min(nWorkers * perWorker, plans.length);
+  const { entry, options } = workerEntry();
+  const create = opts.createWorker ?? ((e: URL | string, o: WorkerOptions) => new Worker(e, o));
+  const handles: WorkerHandle[] = [];
+  const slots: Slot[] = [];
+  for (let s = 0; s < nSlots; s++) {
+    const w = s % nWorkers;
+    slots.push({ worker: w, local: Math.floor(s / nWorkers), plan: null, planIndex: -1, needsReset: false, step: 0, lastObservation: null, distractors: 0, pendingAction: null });
+  }
+  let queue = 0;
+  let envSteps = 0;
+  let ready = started;
+  const assign = (slot: Slot): void => {
+    if (queue < plans.length) {
+      slot.planIndex = queue;
+      slot.plan = plans[queue++]!;
+      slot.needsReset = true;
+      slot.step = 0;
+    } else {
+      slot.plan = null;
+    }
+  };
+
+  try {
+    for (let w = 0; w < nWorkers; w++) handles.push(new WorkerHandle(w, create(entry, options)));
+    const inFlight = (w: number): EpisodePlan[] => slots.filter((s) => s.worker === w && s.plan).map((s) => s.plan!);
+    const ask = async (w: number, msg: WorkerRequest): Promise<WorkerResponse> => {
+      let res: WorkerResponse;
+      try {
+        res = await handles[w]!.request(msg);
+      } catch (e) {
+        throw new RolloutWorkerError(w, inFlight(w), (e as Error).message);
+      }
+      if (res.type === 'error') {
+        const failing = res.slot === null ? inFlight(w) : slots.filter((s) => s.worker === w && s.local === res.slot && s.plan).map((s) => s.plan!);
+        throw new RolloutWorkerError(w, failing, `${res.name}: ${res.message}`);
+      }
+      return res;
+    };
+
+    const slotsPerWorker = handles.map((_, w) => slots.filter((s) => s.worker === w).length);
+    await Promise.all(
+      handles.map((_, w) =>
+        ask(w, { type: 'init', slots: slotsPerWorker[w]!, env: opts.env ?? {}, expertNoise, scenes: opts.render !== undefined }),
+      ),
+    );
+    slots.forEach(assign);
+    ready = performance.now();
+
+    while (slots.some((s) => s.plan)) {
+      // 1. One round: every active slot starts its episode or takes its action.
+      const requests: RoundItem[][] = handles.map(() => []);
+      for (const s of slots) {
+        if (!s.plan) continue;
+        if (s.needsReset) requests[s.worker]!.push({ slot: s.local, reset: s.plan });
+        else requests[s.worker]!.push({ slot: s.local, action: opts.policy === 'expert' ? null : s.pendingAction });
+      }
+      const responses = await Promise.all(requests.map((items, w) => (items.length > 0 ? ask(w, { type: 'round', items }) : Promise.resolve(null))));
+
+      // 2. Bookkeeping: transitions, finished episodes, next episodes.
+      const waiting: { slot: Slot; result: SlotResult }[] = [];
+      for (let w = 0; w < handles.length; w++) {
+        const res = responses[w];
+        if (!res || res.type !== 'round') continue;
+        for (const r of res.results) {
+          const slot = slots.find((s) => s.worker === w && s.local === r.slot)!;
+          const plan = slot.plan!;
+          if (slot.needsReset) {
+            slot.needsReset = false;
+            slot.distractors = r.distractors ?? 0;
+          } else {
+            envSteps++;
+            if (opts.onTransition) await opts.onTransition({ episode: plan, step: slot.step, observation: slot.lastObservation!, action: r.action!, info: r.info! });
+            slot.step++;
+          }
+          if (r.done) {
+            const result: EpisodeResult = { ...plan, outcome: r.outcome!, distractors: slot.distractors };
+            results[slot.planIndex] = result;
+            if (opts.onEpisode) await opts.onEpisode(result);
+            slot.lastObservation = null;
+            assign(slot);
+          } else {
+            slot.lastObservation = r.observation;
+            waiting.push({ slot, result: r });
+          }
+        }
+      }
+      if (waiting.length === 0) continue;
+
+      // 3. Images for every observation that needs an action, in one renderer call.
+      if (opts.render) {
+        const scenes = waiting.map((x) => x.result.scene!);
+        const pixels = await opts.render(scenes, imageSize);
+        const frame = imageSize.width * imageSize.height * 3;
+        if (!(pixels instanceof Uint8Array) || pixels.length !== frame * scenes.length) {
+          throw new ArgumentError('VLA_ARGUMENT', `the renderer returned ${pixels instanceof Uint8Array ? `${pixels.length} bytes` : typeof pixels}; expected ${scenes.length} x ${imageSize.height} x ${imageSize.width} x 3 = ${frame * scenes.length} bytes`);
+        }
+        waiting.forEach((x, i) => {
+          x.slot.lastObservation!.image = { width: imageSize.width, height: imageSize.height, data: pixels.slice(i * frame, (i + 1) * frame) };
+        });
+      }
+
+      // 4. The policy's actions (the expert acts inside the workers).
+      if (opts.policy !== 'expert') {
+        const observations = waiting.map((x) => x.slot.lastObservation!);
+        const context: PolicyContext = { episodes: waiting.map((x) => ({ ...x.slot.plan!, step: x.slot.step })) };
+        const actions = await opts.policy(observations, context);
+        if (!Array.isArray(actions) || actions.length !== observations.length) {
+          throw new ArgumentError('VLA_ARGUMENT', `the policy returned ${Array.isArray(actions) ? actions.length : typeof actions} actions for ${observations.length} observations`);
+        }
+        waiting.forEach((x, i) => {
+          const p = x.slot.plan!;
+          // Validate here for a clear error; the environment clips (and reports clipping).
+          clipAction(actions[i], `policy action ${i} (episode ${p.task}#${p.episodeIndex}, step ${x.slot.step})`);
+          x.slot.pendingAction = Float64Array.from(actions[i]!);
+        });
+      }
+    }
+  } finally {
+    await Promise.all(handles.map((h) => h.close()));
+  }
+  const end = performance.now();
+  return {
+    episodes: results,
+    envSteps,
+    seconds: (end - started) / 1000,
+    startupSeconds: (ready - started) / 1000,
+    envStepsPerSecond: envSteps / ((end - ready) / 1000),
+    workers: nWorkers,
+    envs: nSlots,
+  };
+}
