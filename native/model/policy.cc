@@ -204,6 +204,9 @@ Policy<T>::Policy(const ModelConfig& cfg, const T* weights) : cfg_(cfg), layout_
 }
 
 template <typename T>
+Policy<T>::~Policy() = default;
+
+template <typename T>
 void Policy<T>::zero_grads() {
   std::fill(grads_.begin(), grads_.end(), T(0));
 }

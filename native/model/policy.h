@@ -75,6 +75,9 @@ class Policy {
   Policy(const ModelConfig& cfg, uint64_t seed);
   // A policy with the given weights (a buffer of layout().total() elements).
   Policy(const ModelConfig& cfg, const T* weights);
+  ~Policy();
+  Policy(const Policy&) = delete;
+  Policy& operator=(const Policy&) = delete;
 
   const ModelConfig& config() const { return cfg_; }
   const ParamLayout& layout() const { return layout_; }
