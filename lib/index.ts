@@ -40,3 +40,20 @@ export type { LoadAttempt } from './native/loader.js';
 export type { NativeOpInfo } from './native/addon-types.js';
 // The tabletop benchmark (MuJoCo world, tasks, shifts, expert, rollouts, evaluation, datasets).
 export * from './tabletop/index.js';
+export { Policy, ActionChunks } from './model/policy.js';
+export type {
+  PolicyObservation,
+  ObservationBatch,
+  ActOptions,
+  AdamOptions,
+  TrainStepOptions,
+  PromptStepOptions,
+  FlowStepOptions,
+  StepReport,
+  TrainingBatch,
+  CreateOptions,
+} from './model/policy.js';
+export { Tokenizer, words, PAD_ID, UNK_ID } from './model/tokenizer.js';
+export { presetConfig } from './model/config.js';
+export type { ModelConfig, PresetName, ExpertDims } from './model/config.js';
+export type { ParamGroupName, NativeFlowTargets, NativeParamInfo } from './native/addon-types.js';

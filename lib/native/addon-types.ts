@@ -111,7 +111,120 @@ export interface NativeRenderOptions {
   out?: Uint8Array | undefined;
 }
 
+/** A batch of observations as the native policy reads it (float arrays in the policy's dtype). */
+export interface NativeObservations {
+  batch: number;
+  /** [B, S, S, 3] RGB, row 0 at the top. */
+  images: Uint8Array;
+  /** [B, max_text_len] token ids, 0 = padding. */
+  text: Int32Array;
+  /** [B, state_dim]. */
+  state: Float32Array | Float64Array;
+  /** [B] embodiment ids (prompt router). */
+  embodiment: Int32Array;
+}
+
+export interface NativeFlowTargets {
+  actions?: Float32Array | Float64Array;
+  actionNoise?: Float32Array | Float64Array;
+  actionTime?: Float32Array | Float64Array;
+  actionWeights?: Float32Array | Float64Array;
+  stateNoise?: Float32Array | Float64Array;
+  stateTime?: Float32Array | Float64Array;
+  dropPrompt?: Uint8Array;
+}
+
+export interface NativeLossResult {
+  total: number;
+  action: number;
+  state: number;
+  actionPerSample: Float64Array;
+  statePerSample: Float64Array;
+}
+
+export interface NativeStepResult extends NativeLossResult {
+  gradNorm: number;
+  clipped: boolean;
+  /** The optimizer's 1-based step count after this step. */
+  step: number;
+}
+
+export type ParamGroupName = 'embed' | 'prompt' | 'backbone' | 'action' | 'state';
+
+export interface NativeAdamOptions {
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+}
+
+export interface NativeParamInfo {
+  name: string;
+  shape: number[];
+  group: ParamGroupName;
+  offset: number;
+  size: number;
+}
+
+export interface NativePolicyInstance {
+  config(): string;
+  dtype(): 'float32' | 'float64';
+  layout(): NativeParamInfo[];
+  numParams(): number;
+  getParams(): Float32Array | Float64Array;
+  setParams(params: Float32Array | Float64Array): void;
+  getGrads(): Float32Array | Float64Array;
+  save(path: string, metadata?: Record<string, string>): void;
+  act(obs: NativeObservations, options?: { seed?: number | bigint; noise?: Float32Array | Float64Array; dropPrompt?: Uint8Array }): Float32Array | Float64Array;
+  actAsync(obs: NativeObservations, options?: { seed?: number | bigint; noise?: Float32Array | Float64Array; dropPrompt?: Uint8Array }): Promise<Float32Array | Float64Array>;
+  predict(obs: NativeObservations, inputs: { xt: Float32Array | Float64Array; t: Float32Array | Float64Array; dropPrompt?: Uint8Array }): Float32Array | Float64Array;
+  lossAndGrads(
+    obs: NativeObservations,
+    targets: NativeFlowTargets,
+    options?: { actionLoss?: boolean; stateLoss?: boolean; stateWeight?: number; actionToPrompt?: boolean; groups?: ParamGroupName[]; grads?: boolean },
+  ): NativeLossResult;
+  trainStep(obs: NativeObservations, actions: Float32Array | Float64Array, options: NativeTrainOptions): NativeStepResult;
+  trainStepAsync(obs: NativeObservations, actions: Float32Array | Float64Array, options: NativeTrainOptions): Promise<NativeStepResult>;
+  promptStep(obs: NativeObservations, options: NativePromptOptions): NativeStepResult;
+  promptStepAsync(obs: NativeObservations, options: NativePromptOptions): Promise<NativeStepResult>;
+  flowLoss(obs: NativeObservations, targets: NativeFlowTargets): Float64Array;
+  flowStep(obs: NativeObservations, targets: NativeFlowTargets, options: NativeFlowOptions): NativeStepResult;
+  flowStepAsync(obs: NativeObservations, targets: NativeFlowTargets, options: NativeFlowOptions): Promise<NativeStepResult>;
+  resetOptimizer(): void;
+  optimizerStep(): number;
+}
+
+export interface NativeTrainOptions extends NativeAdamOptions {
+  seed?: number | bigint;
+  step?: number | bigint;
+  dropProbability?: number;
+  stateWeight?: number;
+  actionLoss?: boolean;
+  stateLoss?: boolean;
+  groups?: ParamGroupName[];
+}
+
+export interface NativePromptOptions extends NativeAdamOptions {
+  seed?: number | bigint;
+  step?: number | bigint;
+}
+
+export interface NativeFlowOptions extends NativeAdamOptions {
+  groups?: ParamGroupName[];
+  actionToPrompt?: boolean;
+}
+
+export interface NativePolicyClass {
+  new (options: { config: string; seed?: number | bigint; dtype?: 'float32' | 'float64' }): NativePolicyInstance;
+  load(path: string): { policy: NativePolicyInstance; metadata: Record<string, string> };
+  fromBytes(bytes: Uint8Array, source: string): { policy: NativePolicyInstance; metadata: Record<string, string> };
+  preset(name: string, vocabSize: number): string;
+}
+
 export interface NativeAddon {
+  NativePolicy: NativePolicyClass;
   runOp(name: string, inputs: Record<string, NativeTensor | undefined>, attrs?: Record<string, number | boolean | undefined>): Record<string, NativeTensor>;
   runOpAsync(name: string, inputs: Record<string, NativeTensor | undefined>, attrs?: Record<string, number | boolean | undefined>): Promise<Record<string, NativeTensor>>;
   listOps(): NativeOpInfo[];

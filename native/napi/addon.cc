@@ -12,6 +12,7 @@
 #include "core/thread_pool.h"
 #include "napi/js_convert.h"
 #include "napi/op_binding.h"
+#include "napi/policy_binding.h"
 #include "napi/render_binding.h"
 
 namespace vla::napi {
@@ -146,6 +147,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("fillRandom", Napi::Function::New(env, fill_random_js, "fillRandom"));
   exports.Set("renderBatch", Napi::Function::New(env, render_batch_js, "renderBatch"));
   exports.Set("renderBatchAsync", Napi::Function::New(env, render_batch_async_js, "renderBatchAsync"));
+  init_policy_binding(env, exports);
   return exports;
 }
 

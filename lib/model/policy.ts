@@ -1,0 +1,356 @@
+/**
+ * The flow-matching policy with latent prompts: acting (batched action chunks), training steps,
+ * test-time prompt steps, per-sample flow losses, and checkpoints. The computation is native
+ * (native/model); this class packs observations, tokenizes instructions and keeps the tokenizer
+ * with the weights.
+ *
+ * @example
+ * ```ts
+ * import { Policy } from 'vla-ttt';
+ * const policy = Policy.load('models/tabletop-small.safetensors');
+ * const chunks = await policy.actAsync([observation], { seed: 1 }); // observation from the tabletop env
+ * const firstAction = chunks.action(0, 0);                          // Float32Array(7)
+ * policy.promptStep(buffer.sample(128, rng), { lr: 1e-3, seed: 0, step: 0 });
+ * policy.save('adapted.safetensors');
+ * ```
+ */
+import { ArgumentError, RangeValueError, fromNativeError } from '../errors.js';
+import type {
+  NativeFlowTargets,
+  NativeObservations,
+  NativeParamInfo,
+  NativePolicyInstance,
+  NativeStepResult,
+  ParamGroupName,
+} from '../native/addon-types.js';
+import { addon } from '../native/loader.js';
+import { presetConfig, type ModelConfig, type PresetName } from './config.js';
+import { Tokenizer } from './tokenizer.js';
+
+/** What the policy sees at one step (the tabletop environment's Observation fits). */
+export interface PolicyObservation {
+  image: { width: number; height: number; data: Uint8Array } | null;
+  instruction: string;
+  /** [ee x, ee y, ee z, gripper opening]. */
+  state: ArrayLike<number>;
+  embodimentId: number;
+}
+
+/** Observations packed for the native core; build with Policy.pack(). Reusable across calls. */
+export type ObservationBatch = NativeObservations;
+
+/** Action chunks [B, H, A] (row-major) with views by sample and step. */
+export class ActionChunks {
+  constructor(
+    readonly data: Float32Array | Float64Array,
+    readonly batch: number,
+    readonly horizon: number,
+    readonly actionDim: number,
+  ) {}
+  /** Sample b's chunk [H * A] (a view, no copy). */
+  chunk(b: number): Float32Array | Float64Array {
+    return this.data.subarray(b * this.horizon * this.actionDim, (b + 1) * this.horizon * this.actionDim);
+  }
+  /** Sample b's action at chunk step k [A] (a view). */
+  action(b: number, k: number): Float32Array | Float64Array {
+    const o = (b * this.horizon + k) * this.actionDim;
+    return this.data.subarray(o, o + this.actionDim);
+  }
+}
+
+export interface ActOptions {
+  /** Seed of the starting noise x_1 (default 0). */
+  seed?: number | bigint;
+  /** The starting noise itself [B * H * A] (overrides seed). */
+  noise?: Float32Array | Float64Array;
+  /** Hide the prompt from the action expert, per sample [B] (ablations). */
+  dropPrompt?: Uint8Array;
+}
+
+export interface AdamOptions {
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** Clip the gradient's global norm (0: no clipping). */
+  maxGradNorm?: number;
+}
+
+export interface TrainStepOptions extends AdamOptions {
+  /** Seed and step select the flow-matching draws (noise, time, prompt drops): reproducible and resumable. */
+  seed?: number | bigint;
+  step?: number | bigint;
+  /** Probability of dropping the prompt -> action-expert edge per sample (TTT-VLA's p1 / p2). */
+  dropProbability?: number;
+  /** lambda in L = L_action + lambda L_state. */
+  stateWeight?: number;
+  actionLoss?: boolean;
+  stateLoss?: boolean;
+  /** Parameter groups that train (default: all the model has). */
+  groups?: ParamGroupName[];
+}
+
+export interface PromptStepOptions extends AdamOptions {
+  seed?: number | bigint;
+  step?: number | bigint;
+}
+
+export interface FlowStepOptions extends AdamOptions {
+  groups?: ParamGroupName[];
+  /** Let the action loss reach the prompt (needed when only the prompt trains). */
+  actionToPrompt?: boolean;
+}
+
+export type StepReport = NativeStepResult;
+
+/** A training batch: observations plus ground-truth action chunks [B * H * A]. */
+export interface TrainingBatch {
+  observations: ObservationBatch;
+  actions: Float32Array | Float64Array;
+}
+
+export interface CreateOptions {
+  preset?: PresetName;
+  /** Fields that override the preset. */
+  config?: Partial<ModelConfig>;
+  /** The instruction vocabulary (or the texts to build it from). */
+  tokenizer: Tokenizer;
+  seed?: number | bigint;
+  /** float64 is the reference used by gradient checks. */
+  dtype?: 'float32' | 'float64';
+}
+
+function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw fromNativeError(e);
+  }
+}
+
+async function callAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw fromNativeError(e);
+  }
+}
+
+export class Policy {
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  /** Metadata read from the checkpoint (empty for a new policy). */
+  readonly metadata: Readonly<Record<string, string>>;
+  private readonly native: NativePolicyInstance;
+
+  private constructor(native: NativePolicyInstance, tokenizer: Tokenizer, metadata: Record<string, string>) {
+    this.native = native;
+    this.config = JSON.parse(native.config()) as ModelConfig;
+    this.tokenizer = tokenizer;
+    this.metadata = metadata;
+    if (tokenizer.size !== this.config.vocab_size) {
+      throw new ArgumentError('VLA_ARGUMENT', `Policy: the tokenizer has ${tokenizer.size} words but the model's vocab_size is ${this.config.vocab_size}`);
+    }
+  }
+
+  /** A policy with seeded random weights. */
+  static create(opts: CreateOptions): Policy {
+    const config = presetConfig(opts.preset ?? 'small', opts.tokenizer.size, { ...opts.config, vocab_size: opts.tokenizer.size });
+    const Native = addon().NativePolicy;
+    const native = call(() => new Native({ config: JSON.stringify(config), seed: opts.seed ?? 0, dtype: opts.dtype ?? 'float32' }));
+    return new Policy(native, opts.tokenizer, {});
+  }
+
+  /** Loads a checkpoint written by save() (safetensors; see docs/weights.md). */
+  static load(path: string): Policy {
+    const { policy, metadata } = call(() => addon().NativePolicy.load(path));
+    return new Policy(policy, tokenizerFromMetadata(metadata, path), metadata);
+  }
+
+  /** Saves weights, config, vocabulary and `metadata` atomically (temp file + rename). */
+  save(path: string, metadata: Record<string, string> = {}): void {
+    if ('vocab' in metadata) throw new ArgumentError('VLA_ARGUMENT', "Policy.save: metadata key 'vocab' is reserved");
+    call(() => this.native.save(path, { ...metadata, vocab: JSON.stringify(this.tokenizer.vocabulary) }));
+  }
+
+  get dtype(): 'float32' | 'float64' {
+    return this.native.dtype();
+  }
+
+  /** Number of parameters (elements of the flat buffer, with alignment padding). */
+  get numParams(): number {
+    return this.native.numParams();
+  }
+
+  layout(): NativeParamInfo[] {
+    return this.native.layout();
+  }
+
+  /** A copy of every parameter (flat, in layout order). */
+  getParams(): Float32Array | Float64Array {
+    return call(() => this.native.getParams());
+  }
+
+  setParams(params: Float32Array | Float64Array): void {
+    call(() => this.native.setParams(params));
+  }
+
+  /** Gradients of the last lossAndGrads / step call (flat, in layout order). */
+  getGrads(): Float32Array | Float64Array {
+    return call(() => this.native.getGrads());
+  }
+
+  /** The latent prompt block of `embodiment` [K * width] (a copy). */
+  getPrompt(embodiment: number): Float32Array | Float64Array {
+    const { offset, size } = this.promptBlock(embodiment);
+    return this.getParams().slice(offset, offset + size);
+  }
+
+  /** Replaces the prompt block of `embodiment` (atomically with respect to act calls). */
+  setPrompt(embodiment: number, values: ArrayLike<number>): void {
+    const { offset, size } = this.promptBlock(embodiment);
+    if (values.length !== size) throw new ArgumentError('VLA_ARGUMENT', `setPrompt: ${values.length} values, expected K * width = ${size}`);
+    const params = this.getParams();
+    params.set(values, offset);
+    this.setParams(params);
+  }
+
+  private promptBlock(embodiment: number): { offset: number; size: number } {
+    const info = this.layout().find((p) => p.name === 'prompt');
+    if (!info) throw new ArgumentError('VLA_ARGUMENT', 'this policy has no latent prompt (a baseline config)');
+    if (!Number.isInteger(embodiment) || embodiment < 0 || embodiment >= this.config.num_embodiments) {
+      throw new RangeValueError('VLA_VALUE', `embodiment ${embodiment} is not in [0, ${this.config.num_embodiments})`);
+    }
+    const size = this.config.num_prompt_tokens * this.config.backbone.width;
+    return { offset: info.offset + embodiment * size, size };
+  }
+
+  /**
+   * Packs observations for the native core. Pass the result back as `reuse` next time to fill the
+   * same buffers (a control loop then allocates nothing per step).
+   */
+  pack(observations: readonly PolicyObservation[], reuse?: ObservationBatch): ObservationBatch {
+    const B = observations.length;
+    if (B === 0) throw new ArgumentError('VLA_ARGUMENT', 'pack: no observations');
+    const c = this.config;
+    const S = c.image_size;
+    const L = c.max_text_len;
+    const fits = reuse && reuse.batch === B;
+    const FloatArray = this.dtype === 'float64' ? Float64Array : Float32Array;
+    const out: ObservationBatch = fits
+      ? reuse
+      : { batch: B, images: new Uint8Array(B * S * S * 3), text: new Int32Array(B * L), state: new FloatArray(B * c.state_dim), embodiment: new Int32Array(B) };
+    observations.forEach((o, b) => {
+      if (!o.image) throw new ArgumentError('VLA_ARGUMENT', `pack: observation ${b} has no image (the policy needs ${S}x${S} RGB frames)`);
+      if (o.image.width !== S || o.image.height !== S || o.image.data.length !== S * S * 3) {
+        throw new ArgumentError('VLA_ARGUMENT', `pack: observation ${b} has a ${o.image.width}x${o.image.height} image (${o.image.data.length} bytes); the policy takes ${S}x${S} RGB (${S * S * 3} bytes)`);
+      }
+      out.images.set(o.image.data, b * S * S * 3);
+      this.tokenizer.encode(o.instruction, L, out.text.subarray(b * L, (b + 1) * L));
+      if (o.state.length !== c.state_dim) {
+        throw new ArgumentError('VLA_ARGUMENT', `pack: observation ${b} state has ${o.state.length} numbers, expected ${c.state_dim}`);
+      }
+      for (let i = 0; i < c.state_dim; i++) {
+        const v = o.state[i]!;
+        if (!Number.isFinite(v)) throw new RangeValueError('VLA_VALUE', `pack: observation ${b} state[${i}] is ${v}`);
+        out.state[b * c.state_dim + i] = v;
+      }
+      out.embodiment[b] = o.embodimentId;
+    });
+    return out;
+  }
+
+  private batchOf(obs: readonly PolicyObservation[] | ObservationBatch): ObservationBatch {
+    return Array.isArray(obs) ? this.pack(obs as readonly PolicyObservation[]) : (obs as ObservationBatch);
+  }
+
+  private chunks(data: Float32Array | Float64Array, B: number): ActionChunks {
+    return new ActionChunks(data, B, this.config.horizon, this.config.action_dim);
+  }
+
+  /** Samples action chunks on this thread (10 Euler steps; the prefix is encoded once). */
+  act(obs: readonly PolicyObservation[] | ObservationBatch, options: ActOptions = {}): ActionChunks {
+    const batch = this.batchOf(obs);
+    return this.chunks(call(() => this.native.act(batch, options)), batch.batch);
+  }
+
+  /** act() on a worker thread: the event loop keeps running. */
+  async actAsync(obs: readonly PolicyObservation[] | ObservationBatch, options: ActOptions = {}): Promise<ActionChunks> {
+    const batch = this.batchOf(obs);
+    return this.chunks(await callAsync(() => this.native.actAsync(batch, options)), batch.batch);
+  }
+
+  /** The action expert's field v(x_t, t) [B * H * A] by one full pass (no KV cache). */
+  predict(obs: ObservationBatch, xt: Float32Array | Float64Array, t: Float32Array | Float64Array, dropPrompt?: Uint8Array): Float32Array | Float64Array {
+    return call(() => this.native.predict(obs, dropPrompt ? { xt, t, dropPrompt } : { xt, t }));
+  }
+
+  /** Losses and gradients (routed as in TTT-VLA) for given flow draws; gradients via getGrads(). */
+  lossAndGrads(
+    obs: ObservationBatch,
+    targets: NativeFlowTargets,
+    options: { actionLoss?: boolean; stateLoss?: boolean; stateWeight?: number; actionToPrompt?: boolean; groups?: ParamGroupName[]; grads?: boolean } = {},
+  ) {
+    return call(() => this.native.lossAndGrads(obs, targets, options));
+  }
+
+  /** One supervised step: L = L_action + lambda L_state, routed gradients, AdamW. */
+  trainStep(batch: TrainingBatch, options: TrainStepOptions = {}): StepReport {
+    return call(() => this.native.trainStep(batch.observations, batch.actions, options));
+  }
+
+  async trainStepAsync(batch: TrainingBatch, options: TrainStepOptions = {}): Promise<StepReport> {
+    return callAsync(() => this.native.trainStepAsync(batch.observations, batch.actions, options));
+  }
+
+  /**
+   * One test-time step of latent prompt optimization: the state-grounding loss on the batch;
+   * only the prompt blocks of the embodiments present move (AdamW, no weight decay by default).
+   */
+  promptStep(obs: ObservationBatch, options: PromptStepOptions = {}): StepReport {
+    return call(() => this.native.promptStep(obs, options));
+  }
+
+  async promptStepAsync(obs: ObservationBatch, options: PromptStepOptions = {}): Promise<StepReport> {
+    return callAsync(() => this.native.promptStepAsync(obs, options));
+  }
+
+  /** Per-sample CFM losses [B] for given actions, noise and times (EVOLVE's ratios). */
+  flowLoss(obs: ObservationBatch, targets: NativeFlowTargets): Float64Array {
+    return call(() => this.native.flowLoss(obs, targets));
+  }
+
+  /** One AdamW step on (1/B) sum_b w_b L_b with per-sample weights targets.actionWeights. */
+  flowStep(obs: ObservationBatch, targets: NativeFlowTargets, options: FlowStepOptions = {}): StepReport {
+    return call(() => this.native.flowStep(obs, targets, options));
+  }
+
+  async flowStepAsync(obs: ObservationBatch, targets: NativeFlowTargets, options: FlowStepOptions = {}): Promise<StepReport> {
+    return callAsync(() => this.native.flowStepAsync(obs, targets, options));
+  }
+
+  /** Forgets AdamW's moments (start of a new adaptation run). */
+  resetOptimizer(): void {
+    call(() => this.native.resetOptimizer());
+  }
+
+  get optimizerStep(): number {
+    return this.native.optimizerStep();
+  }
+}
+
+function tokenizerFromMetadata(metadata: Record<string, string>, source: string): Tokenizer {
+  const raw = metadata['vocab'];
+  if (raw === undefined) throw new RangeValueError('VLA_VALUE', `${source}: metadata 'vocab' (the tokenizer vocabulary) is missing`);
+  let words: unknown;
+  try {
+    words = JSON.parse(raw);
+  } catch {
+    throw new RangeValueError('VLA_VALUE', `${source}: metadata 'vocab' is not JSON`);
+  }
+  if (!Array.isArray(words) || !words.every((w) => typeof w === 'string')) {
+    throw new RangeValueError('VLA_VALUE', `${source}: metadata 'vocab' must be a JSON array of strings`);
+  }
+  return new Tokenizer(words as string[]);
+}

@@ -1,0 +1,65 @@
+#include "model/checkpoint.h"
+
+#include <set>
+
+#include "core/error.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+
+namespace vla {
+
+namespace {
+const char* kReserved[] = {"format", "format_version", "config"};
+
+LoadedPolicy from_file(const SafetensorsFile& f) {
+  const SafetensorsHeader& h = f.header();
+  const std::string* format = h.meta("format");
+  if (!format || *format != "vla-ttt-policy")
+    fail(ErrorCode::kValue, f.source(), ": not a vla-ttt policy checkpoint (metadata 'format' is ",
+         format ? "'" + *format + "'" : std::string("missing"), ")");
+  const std::string* version = h.meta("format_version");
+  if (!version || *version != "1")
+    fail(ErrorCode::kValue, f.source(), ": checkpoint format_version ", version ? *version : std::string("missing"),
+         " is not supported (this build reads version 1)");
+  const std::string* config = h.meta("config");
+  if (!config) fail(ErrorCode::kValue, f.source(), ": metadata 'config' is missing");
+  ModelConfig cfg = ModelConfig::from_json(parse_json(*config, f.source() + " config"), f.source() + " config");
+  ParamLayout layout(cfg);
+  std::vector<float> weights(static_cast<size_t>(layout.total()), 0.0f);
+  std::set<std::string> expected;
+  for (const auto& p : layout.params()) {
+    expected.insert(p.name);
+    f.read_as_f32(p.name, p.shape, weights.data() + p.offset);
+  }
+  for (const auto& t : h.tensors)
+    if (!expected.count(t.name))
+      fail(ErrorCode::kValue, f.source(), ": tensor '", t.name, "' is not a parameter of this model (", cfg.preset, " config)");
+  LoadedPolicy out;
+  out.policy = std::make_unique<Policy<float>>(cfg, weights.data());
+  out.metadata = h.metadata;
+  return out;
+}
+}  // namespace
+
+void save_policy(const Policy<float>& policy, const std::string& path,
+                 const std::vector<std::pair<std::string, std::string>>& metadata) {
+  std::vector<std::pair<std::string, std::string>> meta = {
+      {"format", "vla-ttt-policy"}, {"format_version", "1"}, {"config", policy.config().to_json().dump()}};
+  for (const auto& [k, v] : metadata) {
+    for (const char* r : kReserved)
+      if (k == r) fail(ErrorCode::kArgument, "save_policy: metadata key '", k, "' is reserved");
+    meta.emplace_back(k, v);
+  }
+  std::vector<TensorToWrite> tensors;
+  for (const auto& p : policy.layout().params())
+    tensors.push_back({p.name, StDType::kF32, p.shape, policy.params() + p.offset});
+  write_safetensors(path, tensors, meta);
+}
+
+LoadedPolicy load_policy(const std::string& path) { return from_file(SafetensorsFile::read(path)); }
+
+LoadedPolicy load_policy_from_bytes(std::vector<uint8_t> bytes, const std::string& source) {
+  return from_file(SafetensorsFile::from_bytes(std::move(bytes), source));
+}
+
+}  // namespace vla

@@ -1,0 +1,814 @@
+// NativePolicy wraps Policy<float> (production) or Policy<double> (the float64 reference used
+// by the TypeScript gradient checks). Every call locks the policy: synchronous calls fail fast
+// with "busy" instead of blocking the event loop while an asynchronous call runs; asynchronous
+// calls wait their turn on a worker thread.
+//
+// Observations are { batch, images: Uint8Array [B*S*S*3], text: Int32Array [B*L],
+// state: Float32Array|Float64Array [B*state_dim], embodiment: Int32Array [B] }; float arrays use
+// the policy's dtype. Arrays are read in place and stay referenced until an async call settles.
+#include "napi/policy_binding.h"
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "io/json.h"
+#include "model/checkpoint.h"
+#include "model/flow_draws.h"
+#include "model/policy.h"
+#include "napi/js_convert.h"
+
+namespace vla::napi {
+
+namespace {
+
+// ---- argument reading --------------------------------------------------------------------------
+
+struct Keep {
+  std::vector<Napi::TypedArray> arrays;
+};
+
+template <typename E>
+napi_typedarray_type typed_array_type_of();
+template <> napi_typedarray_type typed_array_type_of<float>() { return napi_float32_array; }
+template <> napi_typedarray_type typed_array_type_of<double>() { return napi_float64_array; }
+template <> napi_typedarray_type typed_array_type_of<int32_t>() { return napi_int32_array; }
+template <> napi_typedarray_type typed_array_type_of<uint8_t>() { return napi_uint8_array; }
+
+template <typename E>
+const char* typed_array_name_of();
+template <> const char* typed_array_name_of<float>() { return "Float32Array"; }
+template <> const char* typed_array_name_of<double>() { return "Float64Array"; }
+template <> const char* typed_array_name_of<int32_t>() { return "Int32Array"; }
+template <> const char* typed_array_name_of<uint8_t>() { return "Uint8Array"; }
+
+// obj[field] as a typed array of E with exactly `len` elements; null if absent and optional.
+template <typename E>
+const E* read_array(const Napi::Object& obj, const std::string& what, const char* field, int64_t len, const std::string& rule,
+                    Keep& keep, bool optional = false) {
+  Napi::Value v = obj.Get(field);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (optional) return nullptr;
+    fail(ErrorCode::kArgument, what, ": '", field, "' is required (a ", typed_array_name_of<E>(), " of ", rule, " = ", len, ")");
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != typed_array_type_of<E>())
+    fail(ErrorCode::kDType, what, ": '", field, "' must be a ", typed_array_name_of<E>());
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  if (static_cast<int64_t>(a.ElementLength()) != len)
+    fail(ErrorCode::kShape, what, ": '", field, "' has ", a.ElementLength(), " elements, expected ", rule, " = ", len);
+  keep.arrays.push_back(a);
+  return static_cast<const E*>(typed_array_data(a));
+}
+
+double read_number(const Napi::Object& o, const std::string& what, const char* field, double fallback, double lo, double hi) {
+  Napi::Value v = o.Get(field);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) fail(ErrorCode::kArgument, what, ": '", field, "' must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi)) fail(ErrorCode::kValue, what, ": '", field, "' = ", d, " is not in [", lo, ", ", hi, "]");
+  return d;
+}
+
+bool read_bool(const Napi::Object& o, const std::string& what, const char* field, bool fallback) {
+  Napi::Value v = o.Get(field);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) fail(ErrorCode::kArgument, what, ": '", field, "' must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+Napi::Object read_object(const Napi::CallbackInfo& info, size_t i, const std::string& what, const char* name, bool optional = false) {
+  if (info.Length() <= i || info[i].IsUndefined()) {
+    if (optional) return Napi::Object::New(info.Env());
+    fail(ErrorCode::kArgument, what, ": argument '", name, "' is required");
+  }
+  if (!info[i].IsObject() || info[i].IsArray() || info[i].IsTypedArray())
+    fail(ErrorCode::kArgument, what, ": argument '", name, "' must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+uint64_t read_seed(const Napi::Object& o, const std::string& what, const char* field, uint64_t fallback) {
+  Napi::Value v = o.Get(field);
+  if (v.IsUndefined()) return fallback;
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    uint64_t s = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) fail(ErrorCode::kValue, what, ": '", field, "' does not fit in 64 bits");
+    return s;
+  }
+  double d = read_number(o, what, field, 0, 0, 9007199254740991.0);
+  if (d != static_cast<double>(static_cast<uint64_t>(d))) fail(ErrorCode::kValue, what, ": '", field, "' must be an integer");
+  return static_cast<uint64_t>(d);
+}
+
+std::vector<ParamGroup> read_groups(const Napi::Object& o, const std::string& what, std::vector<ParamGroup> fallback) {
+  Napi::Value v = o.Get("groups");
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsArray()) fail(ErrorCode::kArgument, what, ": 'groups' must be an array of group names");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<ParamGroup> out;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value x = a.Get(i);
+    std::string s = x.IsString() ? x.As<Napi::String>().Utf8Value() : "";
+    bool found = false;
+    for (ParamGroup g : {ParamGroup::kEmbed, ParamGroup::kPrompt, ParamGroup::kBackbone, ParamGroup::kAction, ParamGroup::kState})
+      if (s == param_group_name(g)) {
+        out.push_back(g);
+        found = true;
+      }
+    if (!found) fail(ErrorCode::kValue, what, ": unknown parameter group '", s, "' (embed, prompt, backbone, action, state)");
+  }
+  if (out.empty()) fail(ErrorCode::kValue, what, ": 'groups' is empty: nothing would train");
+  return out;
+}
+
+template <typename T>
+struct ObsArgs {
+  ObsBatch<T> batch;
+};
+
+template <typename T>
+ObsBatch<T> read_obs(const ModelConfig& c, const Napi::Object& o, const std::string& what, Keep& keep) {
+  ObsBatch<T> b;
+  b.B = static_cast<int64_t>(read_number(o, what, "batch", -1, 1, 1 << 20));
+  if (b.B < 1) fail(ErrorCode::kArgument, what, ": 'batch' (the number of observations) is required");
+  const int64_t S = c.image_size;
+  b.images = read_array<uint8_t>(o, what, "images", b.B * S * S * 3, "batch * " + std::to_string(S) + " * " + std::to_string(S) + " * 3", keep);
+  b.text = read_array<int32_t>(o, what, "text", b.B * c.max_text_len, "batch * max_text_len", keep);
+  b.state = read_array<T>(o, what, "state", b.B * c.state_dim, "batch * state_dim", keep);
+  b.embodiment = read_array<int32_t>(o, what, "embodiment", b.B, "batch", keep);
+  return b;
+}
+
+AdamWHyper read_adam(const Napi::Object& o, const std::string& what, double default_lr, double default_wd) {
+  AdamWHyper h;
+  h.lr = read_number(o, what, "lr", default_lr, 0, 10);
+  h.beta1 = read_number(o, what, "beta1", 0.9, 0, 0.999999);
+  h.beta2 = read_number(o, what, "beta2", 0.999, 0, 0.99999999);
+  h.eps = read_number(o, what, "eps", 1e-8, 1e-30, 1);
+  h.weight_decay = read_number(o, what, "weightDecay", default_wd, 0, 10);
+  return h;
+}
+
+Napi::Float64Array to_js(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) a[i] = v[i];
+  return a;
+}
+
+Napi::Object loss_object(Napi::Env env, const LossResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("total", r.total);
+  o.Set("action", r.action);
+  o.Set("state", r.state);
+  o.Set("actionPerSample", to_js(env, r.action_per_sample));
+  o.Set("statePerSample", to_js(env, r.state_per_sample));
+  return o;
+}
+
+// ---- the async worker ----------------------------------------------------------------------
+
+class PolicyWorker : public Napi::AsyncWorker {
+ public:
+  PolicyWorker(Napi::Env env, Napi::Object self, Keep keep, std::function<void()> execute,
+               std::function<Napi::Value(Napi::Env)> finish)
+      : Napi::AsyncWorker(env, "vla-ttt:policy"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        execute_(std::move(execute)),
+        finish_(std::move(finish)) {
+    self_ = Napi::Persistent(self);
+    for (auto& a : keep.arrays) refs_.push_back(Napi::Persistent(a));
+  }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      execute_();
+    } catch (const Error& e) {
+      code_ = e.code();
+      SetError(e.what());
+    } catch (const std::bad_alloc&) {
+      code_ = ErrorCode::kOutOfMemory;
+      SetError("out of memory");
+    } catch (const std::exception& e) {
+      code_ = ErrorCode::kInternal;
+      SetError(std::string("internal error: ") + e.what());
+    }
+  }
+  void OnOK() override {
+    try {
+      deferred_.Resolve(finish_(Env()));
+    } catch (const Error& e) {
+      deferred_.Reject(make_js_error(Env(), e.code(), e.what()).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(make_js_error(Env(), code_, e.Message()).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<void()> execute_;
+  std::function<Napi::Value(Napi::Env)> finish_;
+  Napi::ObjectReference self_;
+  std::vector<Napi::Reference<Napi::TypedArray>> refs_;
+  ErrorCode code_ = ErrorCode::kInternal;
+};
+
+Napi::Value rejected(Napi::Env env, const Error& e) {
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Reject(make_js_error(env, e.code(), e.what()).Value());
+  return d.Promise();
+}
+
+// ---- the class -----------------------------------------------------------------------------
+
+class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
+ public:
+  static Napi::FunctionReference* constructor;
+
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativePolicy",
+                       {
+                           StaticMethod("load", &NativePolicy::Load),
+                           StaticMethod("fromBytes", &NativePolicy::FromBytes),
+                           StaticMethod("preset", &NativePolicy::Preset),
+                           InstanceMethod("config", &NativePolicy::Config),
+                           InstanceMethod("dtype", &NativePolicy::DType_),
+                           InstanceMethod("layout", &NativePolicy::Layout),
+                           InstanceMethod("numParams", &NativePolicy::NumParams),
+                           InstanceMethod("getParams", &NativePolicy::GetParams),
+                           InstanceMethod("setParams", &NativePolicy::SetParams),
+                           InstanceMethod("getGrads", &NativePolicy::GetGrads),
+                           InstanceMethod("save", &NativePolicy::Save),
+                           InstanceMethod("act", &NativePolicy::Act),
+                           InstanceMethod("actAsync", &NativePolicy::ActAsync),
+                           InstanceMethod("predict", &NativePolicy::Predict),
+                           InstanceMethod("lossAndGrads", &NativePolicy::LossAndGrads),
+                           InstanceMethod("trainStep", &NativePolicy::TrainStep),
+                           InstanceMethod("trainStepAsync", &NativePolicy::TrainStepAsync),
+                           InstanceMethod("promptStep", &NativePolicy::PromptStep),
+                           InstanceMethod("promptStepAsync", &NativePolicy::PromptStepAsync),
+                           InstanceMethod("flowLoss", &NativePolicy::FlowLoss),
+                           InstanceMethod("flowStep", &NativePolicy::FlowStep),
+                           InstanceMethod("flowStepAsync", &NativePolicy::FlowStepAsync),
+                           InstanceMethod("resetOptimizer", &NativePolicy::ResetOptimizer),
+                           InstanceMethod("optimizerStep", &NativePolicy::OptimizerStep),
+                       });
+  }
+
+  // new NativePolicy({ config: JSON string, seed?, dtype?: 'float32' | 'float64' })
+  NativePolicy(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativePolicy>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() >= 1 && info[0].IsExternal()) return;  // filled in by Load()
+    try {
+      Napi::Object o = read_object(info, 0, "NativePolicy", "options");
+      Napi::Value cv = o.Get("config");
+      if (!cv.IsString()) fail(ErrorCode::kArgument, "NativePolicy: 'config' must be the model config as a JSON string");
+      ModelConfig cfg = ModelConfig::from_json(parse_json(cv.As<Napi::String>().Utf8Value(), "NativePolicy config"), "config");
+      uint64_t seed = read_seed(o, "NativePolicy", "seed", 0);
+      Napi::Value dt = o.Get("dtype");
+      std::string dtype = dt.IsUndefined() ? "float32" : dt.IsString() ? dt.As<Napi::String>().Utf8Value() : "";
+      if (dtype == "float32") f32_ = std::make_unique<Policy<float>>(cfg, seed);
+      else if (dtype == "float64") f64_ = std::make_unique<Policy<double>>(cfg, seed);
+      else fail(ErrorCode::kArgument, "NativePolicy: 'dtype' must be 'float32' or 'float64'");
+      account(env);
+    } catch (const Error& e) {
+      make_js_error(env, e.code(), e.what()).ThrowAsJavaScriptException();
+    }
+  }
+
+  ~NativePolicy() override {
+    if (accounted_ != 0 && env_) Napi::MemoryManagement::AdjustExternalMemory(env_, -accounted_);
+  }
+
+ private:
+  // Reports the native bytes held (parameters, gradients, AdamW moments) to the JS engine, so
+  // its garbage collector weighs a NativePolicy by its real size.
+  void account(Napi::Env env) {
+    env_ = env;
+    int64_t bytes = f32_ ? f32_->num_params() * 4 * 4 : f64_ ? f64_->num_params() * 8 * 4 : 0;
+    Napi::MemoryManagement::AdjustExternalMemory(env, bytes - accounted_);
+    accounted_ = bytes;
+  }
+
+  const ModelConfig& cfg() const { return f32_ ? f32_->config() : f64_->config(); }
+  bool is_f64() const { return f64_ != nullptr; }
+
+  template <typename F>
+  auto dispatch(F&& f) {
+    if (f32_) return f(*f32_);
+    return f(*f64_);
+  }
+
+  // Synchronous calls never wait for the lock: an async call in flight makes them fail.
+  std::unique_lock<std::mutex> lock_now(const char* what) {
+    std::unique_lock<std::mutex> l(mu_, std::try_to_lock);
+    if (!l.owns_lock())
+      fail(ErrorCode::kArgument, what, ": the policy is busy with an asynchronous call; await it first");
+    return l;
+  }
+
+  static Napi::Value Load(const Napi::CallbackInfo& info);
+  // NativePolicy.preset(name, vocabSize) -> the config JSON of a preset (tiny, small, base, pi0).
+  static Napi::Value Preset(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
+        fail(ErrorCode::kArgument, "NativePolicy.preset(name, vocabSize): a preset name and a vocabulary size");
+      double v = info[1].As<Napi::Number>().DoubleValue();
+      if (v != static_cast<double>(static_cast<int64_t>(v))) fail(ErrorCode::kValue, "preset: vocabSize must be an integer");
+      return Napi::String::New(env, ModelConfig::preset_named(info[0].As<Napi::String>().Utf8Value(), static_cast<int64_t>(v)).to_json().dump());
+    });
+  }
+  static Napi::Value FromBytes(const Napi::CallbackInfo& info);
+  static Napi::Value wrap_loaded(Napi::Env env, LoadedPolicy loaded);
+
+  Napi::Value Config(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), cfg().to_json().dump());
+  }
+  Napi::Value DType_(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), is_f64() ? "float64" : "float32"); }
+  Napi::Value NumParams(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(dispatch([](auto& p) { return p.num_params(); })));
+  }
+
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const ParamLayout& l = dispatch([](auto& p) -> const ParamLayout& { return p.layout(); });
+    Napi::Array a = Napi::Array::New(env, l.params().size());
+    for (size_t i = 0; i < l.params().size(); ++i) {
+      const ParamInfo& p = l.params()[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", p.name);
+      o.Set("shape", shape_to_js(env, p.shape));
+      o.Set("group", param_group_name(p.group));
+      o.Set("offset", static_cast<double>(p.offset));
+      o.Set("size", static_cast<double>(p.shape.numel()));
+      a.Set(static_cast<uint32_t>(i), o);
+    }
+    return a;
+  }
+
+  // A copy of the flat parameter (or gradient) buffer.
+  template <typename Get>
+  Napi::Value copy_buffer(Napi::Env env, const char* what, Get get) {
+    return guarded(env, [&]() -> Napi::Value {
+      auto lock = lock_now(what);
+      if (f32_) {
+        Napi::Float32Array a = Napi::Float32Array::New(env, static_cast<size_t>(f32_->num_params()));
+        std::memcpy(a.Data(), get(*f32_), a.ByteLength());
+        return a;
+      }
+      Napi::Float64Array a = Napi::Float64Array::New(env, static_cast<size_t>(f64_->num_params()));
+      std::memcpy(a.Data(), get(*f64_), a.ByteLength());
+      return a;
+    });
+  }
+  Napi::Value GetParams(const Napi::CallbackInfo& info) {
+    return copy_buffer(info.Env(), "getParams", [](auto& p) { return p.params(); });
+  }
+  Napi::Value GetGrads(const Napi::CallbackInfo& info) {
+    return copy_buffer(info.Env(), "getGrads", [](auto& p) { return p.grads(); });
+  }
+
+  // setParams(flat typed array of the policy's dtype): every value must be finite.
+  Napi::Value SetParams(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      auto lock = lock_now("setParams");
+      Napi::Object holder = Napi::Object::New(env);
+      holder.Set("params", info.Length() > 0 ? info[0] : env.Undefined());
+      Keep keep;
+      dispatch([&](auto& p) {
+        using T = std::remove_reference_t<decltype(*p.params())>;
+        const T* src = read_array<T>(holder, "setParams", "params", p.num_params(), "numParams()", keep);
+        for (int64_t i = 0; i < p.num_params(); ++i)
+          if (!std::isfinite(static_cast<double>(src[i]))) fail(ErrorCode::kValue, "setParams: element ", i, " is not finite");
+        std::memcpy(p.params(), src, static_cast<size_t>(p.num_params()) * sizeof(T));
+        return 0;
+      });
+      return env.Undefined();
+    });
+  }
+
+  // save(path, metadata: Record<string, string>)
+  Napi::Value Save(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      auto lock = lock_now("save");
+      if (!f32_) fail(ErrorCode::kUnsupported, "save: only float32 policies are saved (this one is float64)");
+      if (info.Length() < 1 || !info[0].IsString()) fail(ErrorCode::kArgument, "save(path, metadata?): path must be a string");
+      std::vector<std::pair<std::string, std::string>> meta;
+      if (info.Length() >= 2 && !info[1].IsUndefined()) {
+        if (!info[1].IsObject()) fail(ErrorCode::kArgument, "save: metadata must be an object of strings");
+        Napi::Object m = info[1].As<Napi::Object>();
+        Napi::Array keys = m.GetPropertyNames();
+        for (uint32_t i = 0; i < keys.Length(); ++i) {
+          std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+          Napi::Value v = m.Get(k);
+          if (!v.IsString()) fail(ErrorCode::kArgument, "save: metadata '", k, "' must be a string");
+          meta.emplace_back(k, v.As<Napi::String>().Utf8Value());
+        }
+      }
+      save_policy(*f32_, info[0].As<Napi::String>().Utf8Value(), meta);
+      return env.Undefined();
+    });
+  }
+
+  // ---- acting ----
+
+  // act(obs, { seed?, noise?, dropPrompt? }) -> actions [B * H * A]
+  struct ActCall {
+    Keep keep;
+    std::function<void()> run;
+    Napi::TypedArray out;
+  };
+
+  ActCall prepare_act(const Napi::CallbackInfo& info, const char* what) {
+    Napi::Env env = info.Env();
+    ActCall call;
+    Napi::Object obs = read_object(info, 0, what, "observations");
+    Napi::Object opts = read_object(info, 1, what, "options", true);
+    const ModelConfig& c = cfg();
+    uint64_t seed = read_seed(opts, what, "seed", 0);
+    dispatch([&](auto& p) {
+      using T = std::remove_reference_t<decltype(*p.params())>;
+      ObsBatch<T> b = read_obs<T>(c, obs, what, call.keep);
+      const int64_t n = b.B * c.horizon * c.action_dim;
+      const T* noise = read_array<T>(opts, what, "noise", n, "batch * horizon * action_dim", call.keep, true);
+      const uint8_t* drop = read_array<uint8_t>(opts, what, "dropPrompt", b.B, "batch", call.keep, true);
+      call.out = new_typed_array(env, DTypeOf<T>::value, n);
+      T* out = static_cast<T*>(typed_array_data(call.out));
+      auto* policy = &p;
+      call.run = [policy, b, noise, drop, seed, out] { policy->act(b, noise, seed, out, drop); };
+      return 0;
+    });
+    return call;
+  }
+
+  Napi::Value Act(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      ActCall call = prepare_act(info, "act");
+      auto lock = lock_now("act");
+      call.run();
+      return call.out;
+    });
+  }
+
+  Napi::Value ActAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      ActCall call = prepare_act(info, "actAsync");
+      call.keep.arrays.push_back(call.out);
+      Napi::TypedArray out = call.out;
+      auto out_ref = std::make_shared<Napi::Reference<Napi::TypedArray>>(Napi::Persistent(out));
+      auto run = call.run;
+      auto* worker = new PolicyWorker(
+          env, Value(), std::move(call.keep),
+          [this, run] {
+            std::lock_guard<std::mutex> l(mu_);
+            run();
+          },
+          [out_ref](Napi::Env) -> Napi::Value { return out_ref->Value(); });
+      Napi::Promise p = worker->promise();
+      worker->Queue();
+      return p;
+    } catch (const Error& e) {
+      return rejected(env, e);
+    }
+  }
+
+  // predict(obs, x_t [B*H*A], t [B], { dropPrompt? }) -> field v [B*H*A]
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      auto lock = lock_now("predict");
+      Keep keep;
+      Napi::Object obs = read_object(info, 0, "predict", "observations");
+      Napi::Object args = read_object(info, 1, "predict", "inputs");
+      const ModelConfig& c = cfg();
+      return dispatch([&](auto& p) -> Napi::Value {
+        using T = std::remove_reference_t<decltype(*p.params())>;
+        ObsBatch<T> b = read_obs<T>(c, obs, "predict", keep);
+        const int64_t n = b.B * c.horizon * c.action_dim;
+        const T* xt = read_array<T>(args, "predict", "xt", n, "batch * horizon * action_dim", keep);
+        const T* t = read_array<T>(args, "predict", "t", b.B, "batch", keep);
+        const uint8_t* drop = read_array<uint8_t>(args, "predict", "dropPrompt", b.B, "batch", keep, true);
+        Napi::TypedArray out = new_typed_array(env, DTypeOf<T>::value, n);
+        p.predict(b, xt, t, drop, static_cast<T*>(typed_array_data(out)));
+        return out;
+      });
+    });
+  }
+
+  // ---- losses and steps ----
+
+  struct TargetsArgs {
+    bool action = true, state = true;
+  };
+
+  template <typename T>
+  FlowTargets<T> read_targets(const ModelConfig& c, const Napi::Object& t, int64_t B, const char* what, Keep& keep, bool action,
+                              bool state) {
+    FlowTargets<T> f;
+    const int64_t n = B * c.horizon * c.action_dim;
+    if (action) {
+      f.actions = read_array<T>(t, what, "actions", n, "batch * horizon * action_dim", keep);
+      f.action_noise = read_array<T>(t, what, "actionNoise", n, "batch * horizon * action_dim", keep);
+      f.action_time = read_array<T>(t, what, "actionTime", B, "batch", keep);
+      f.action_weights = read_array<T>(t, what, "actionWeights", B, "batch", keep, true);
+    }
+    if (state) {
+      f.state_noise = read_array<T>(t, what, "stateNoise", B * c.state_dim, "batch * state_dim", keep);
+      f.state_time = read_array<T>(t, what, "stateTime", B, "batch", keep);
+    }
+    f.drop_prompt = read_array<uint8_t>(t, what, "dropPrompt", B, "batch", keep, true);
+    return f;
+  }
+
+  LossOptions read_loss_options(const Napi::Object& o, const char* what, std::vector<ParamGroup> default_groups) {
+    LossOptions lo;
+    lo.action_loss = read_bool(o, what, "actionLoss", true);
+    lo.state_loss = read_bool(o, what, "stateLoss", cfg().use_state_expert);
+    lo.state_weight = read_number(o, what, "stateWeight", 1.0, 0, 1e6);
+    lo.routing.action_to_prompt = read_bool(o, what, "actionToPrompt", false);
+    lo.grad_groups = read_groups(o, what, std::move(default_groups));
+    return lo;
+  }
+
+  std::vector<ParamGroup> all_groups() const {
+    std::vector<ParamGroup> g = {ParamGroup::kEmbed, ParamGroup::kBackbone, ParamGroup::kAction};
+    if (cfg().use_prompt) g.push_back(ParamGroup::kPrompt);
+    if (cfg().use_state_expert) g.push_back(ParamGroup::kState);
+    return g;
+  }
+
+  // lossAndGrads(obs, targets, options) -> { total, action, state, ... }; gradients via getGrads().
+  Napi::Value LossAndGrads(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      auto lock = lock_now("lossAndGrads");
+      Keep keep;
+      Napi::Object obs = read_object(info, 0, "lossAndGrads", "observations");
+      Napi::Object tg = read_object(info, 1, "lossAndGrads", "targets");
+      Napi::Object opts = read_object(info, 2, "lossAndGrads", "options", true);
+      LossOptions lo = read_loss_options(opts, "lossAndGrads", all_groups());
+      bool grads = read_bool(opts, "lossAndGrads", "grads", true);
+      return dispatch([&](auto& p) -> Napi::Value {
+        using T = std::remove_reference_t<decltype(*p.params())>;
+        ObsBatch<T> b = read_obs<T>(cfg(), obs, "lossAndGrads", keep);
+        FlowTargets<T> f = read_targets<T>(cfg(), tg, b.B, "lossAndGrads", keep, lo.action_loss, lo.state_loss && cfg().use_state_expert);
+        if (grads) p.zero_grads();
+        return loss_object(env, p.loss_and_grads(b, f, lo, grads));
+      });
+    });
+  }
+
+  // A prepared step: what to run on the worker and how to report.
+  struct StepCall {
+    Keep keep;
+    std::function<StepResult()> run;
+  };
+
+  static Napi::Object step_object(Napi::Env env, const StepResult& r, int64_t step) {
+    Napi::Object o = loss_object(env, r.loss);
+    o.Set("gradNorm", r.grad_norm);
+    o.Set("clipped", r.clipped);
+    o.Set("step", static_cast<double>(step));
+    return o;
+  }
+
+  Napi::Value run_step(const Napi::CallbackInfo& info, const char* what, bool async, StepCall (NativePolicy::*prepare)(const Napi::CallbackInfo&, const char*)) {
+    Napi::Env env = info.Env();
+    if (!async) {
+      return guarded(env, [&]() -> Napi::Value {
+        StepCall call = (this->*prepare)(info, what);
+        auto lock = lock_now(what);
+        StepResult r = call.run();
+        return step_object(env, r, dispatch([](auto& p) { return p.optimizer_step(); }));
+      });
+    }
+    try {
+      StepCall call = (this->*prepare)(info, what);
+      auto result = std::make_shared<StepResult>();
+      auto step_no = std::make_shared<int64_t>(0);
+      auto run = call.run;
+      auto* worker = new PolicyWorker(
+          env, Value(), std::move(call.keep),
+          [this, run, result, step_no] {
+            std::lock_guard<std::mutex> l(mu_);
+            *result = run();
+            *step_no = dispatch([](auto& p) { return p.optimizer_step(); });
+          },
+          [result, step_no](Napi::Env e) -> Napi::Value { return step_object(e, *result, *step_no); });
+      Napi::Promise p = worker->promise();
+      worker->Queue();
+      return p;
+    } catch (const Error& e) {
+      return rejected(env, e);
+    }
+  }
+
+  // trainStep(obs, actions [B*H*A], { seed, step, lr, ..., dropProbability, stateWeight, groups,
+  //   maxGradNorm, actionLoss?, stateLoss? }): draws eps, t and prompt drops from (seed, step).
+  StepCall prepare_train(const Napi::CallbackInfo& info, const char* what) {
+    StepCall call;
+    Napi::Object obs = read_object(info, 0, what, "observations");
+    Napi::Object opts = read_object(info, 2, what, "options", true);
+    LossOptions lo = read_loss_options(opts, what, all_groups());
+    StepOptions so;
+    so.adam = read_adam(opts, what, 3e-4, 0.01);
+    so.max_grad_norm = read_number(opts, what, "maxGradNorm", 1.0, 0, 1e9);
+    const uint64_t seed = read_seed(opts, what, "seed", 0);
+    const uint64_t step = read_seed(opts, what, "step", 0);
+    const double drop_p = read_number(opts, what, "dropProbability", 0.0, 0, 1);
+    Napi::Object holder = Napi::Object::New(info.Env());
+    holder.Set("actions", info.Length() > 1 ? info[1] : info.Env().Undefined());
+    const ModelConfig& c = cfg();
+    dispatch([&](auto& p) {
+      using T = std::remove_reference_t<decltype(*p.params())>;
+      ObsBatch<T> b = read_obs<T>(c, obs, what, call.keep);
+      const T* actions = read_array<T>(holder, what, "actions", b.B * c.horizon * c.action_dim, "batch * horizon * action_dim", call.keep);
+      auto* policy = &p;
+      call.run = [policy, b, actions, lo, so, seed, step, drop_p, &c]() {
+        auto d = draw_flow<T>(seed, step, b.B, c.horizon * c.action_dim, c.state_dim, drop_p);
+        FlowTargets<T> f;
+        f.actions = actions;
+        f.action_noise = d.action_noise.data();
+        f.action_time = d.action_time.data();
+        f.state_noise = d.state_noise.data();
+        f.state_time = d.state_time.data();
+        f.drop_prompt = d.drop_prompt.data();
+        return policy->step(b, f, lo, so, false);
+      };
+      return 0;
+    });
+    return call;
+  }
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) { return run_step(info, "trainStep", false, &NativePolicy::prepare_train); }
+  Napi::Value TrainStepAsync(const Napi::CallbackInfo& info) {
+    return run_step(info, "trainStepAsync", true, &NativePolicy::prepare_train);
+  }
+
+  // promptStep(obs, { seed, step, lr, beta1, beta2, eps, weightDecay (default 0), maxGradNorm }):
+  // the state-grounding loss; only the prompt blocks of the embodiments in the batch move.
+  StepCall prepare_prompt(const Napi::CallbackInfo& info, const char* what) {
+    StepCall call;
+    if (!cfg().use_prompt || !cfg().use_state_expert)
+      fail(ErrorCode::kUnsupported, what, ": this policy has no latent prompt and state expert (a baseline config)");
+    Napi::Object obs = read_object(info, 0, what, "observations");
+    Napi::Object opts = read_object(info, 1, what, "options", true);
+    LossOptions lo;
+    lo.action_loss = false;
+    lo.state_loss = true;
+    lo.grad_groups = {ParamGroup::kPrompt};
+    StepOptions so;
+    so.adam = read_adam(opts, what, 1e-3, 0.0);
+    so.max_grad_norm = read_number(opts, what, "maxGradNorm", 0.0, 0, 1e9);
+    const uint64_t seed = read_seed(opts, what, "seed", 0);
+    const uint64_t step = read_seed(opts, what, "step", 0);
+    const ModelConfig& c = cfg();
+    dispatch([&](auto& p) {
+      using T = std::remove_reference_t<decltype(*p.params())>;
+      ObsBatch<T> b = read_obs<T>(c, obs, what, call.keep);
+      auto* policy = &p;
+      call.run = [policy, b, lo, so, seed, step, &c]() {
+        auto d = draw_flow<T>(seed, step, b.B, 0, c.state_dim, 0.0);
+        FlowTargets<T> f;
+        f.state_noise = d.state_noise.data();
+        f.state_time = d.state_time.data();
+        return policy->step(b, f, lo, so, true);
+      };
+      return 0;
+    });
+    return call;
+  }
+  Napi::Value PromptStep(const Napi::CallbackInfo& info) { return run_step(info, "promptStep", false, &NativePolicy::prepare_prompt); }
+  Napi::Value PromptStepAsync(const Napi::CallbackInfo& info) {
+    return run_step(info, "promptStepAsync", true, &NativePolicy::prepare_prompt);
+  }
+
+  // flowLoss(obs, { actions, actionNoise, actionTime, dropPrompt? }) -> per-sample CFM losses
+  // (Float64Array [B]) with the given eps and t (EVOLVE's FPO ratios need these).
+  Napi::Value FlowLoss(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      auto lock = lock_now("flowLoss");
+      Keep keep;
+      Napi::Object obs = read_object(info, 0, "flowLoss", "observations");
+      Napi::Object tg = read_object(info, 1, "flowLoss", "targets");
+      return dispatch([&](auto& p) -> Napi::Value {
+        using T = std::remove_reference_t<decltype(*p.params())>;
+        ObsBatch<T> b = read_obs<T>(cfg(), obs, "flowLoss", keep);
+        FlowTargets<T> f = read_targets<T>(cfg(), tg, b.B, "flowLoss", keep, true, false);
+        LossOptions lo;
+        lo.state_loss = false;
+        return to_js(env, p.loss_and_grads(b, f, lo, false).action_per_sample);
+      });
+    });
+  }
+
+  // flowStep(obs, { actions, actionNoise, actionTime, actionWeights, dropPrompt? }, { lr, ...,
+  // groups, actionToPrompt, maxGradNorm }): one AdamW step on the gradient of
+  // (1/B) sum_b w_b L_b, the per-sample weighted CFM loss (advantage-weighted CFM, or FPO's
+  // surrogate with w_b computed by the caller).
+  StepCall prepare_flow(const Napi::CallbackInfo& info, const char* what) {
+    StepCall call;
+    Napi::Object obs = read_object(info, 0, what, "observations");
+    Napi::Object tg = read_object(info, 1, what, "targets");
+    Napi::Object opts = read_object(info, 2, what, "options", true);
+    LossOptions lo = read_loss_options(opts, what, {ParamGroup::kAction});
+    lo.state_loss = false;
+    lo.action_loss = true;
+    StepOptions so;
+    so.adam = read_adam(opts, what, 1e-4, 0.0);
+    so.max_grad_norm = read_number(opts, what, "maxGradNorm", 1.0, 0, 1e9);
+    const ModelConfig& c = cfg();
+    dispatch([&](auto& p) {
+      using T = std::remove_reference_t<decltype(*p.params())>;
+      ObsBatch<T> b = read_obs<T>(c, obs, what, call.keep);
+      FlowTargets<T> f = read_targets<T>(c, tg, b.B, what, call.keep, true, false);
+      if (!f.action_weights) fail(ErrorCode::kArgument, what, ": 'actionWeights' (per-sample coefficients) is required");
+      auto* policy = &p;
+      call.run = [policy, b, f, lo, so]() { return policy->step(b, f, lo, so, false); };
+      return 0;
+    });
+    return call;
+  }
+  Napi::Value FlowStep(const Napi::CallbackInfo& info) { return run_step(info, "flowStep", false, &NativePolicy::prepare_flow); }
+  Napi::Value FlowStepAsync(const Napi::CallbackInfo& info) {
+    return run_step(info, "flowStepAsync", true, &NativePolicy::prepare_flow);
+  }
+
+  Napi::Value ResetOptimizer(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      auto lock = lock_now("resetOptimizer");
+      dispatch([](auto& p) {
+        p.reset_optimizer();
+        return 0;
+      });
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(dispatch([](auto& p) { return p.optimizer_step(); })));
+  }
+
+  std::unique_ptr<Policy<float>> f32_;
+  std::unique_ptr<Policy<double>> f64_;
+  std::mutex mu_;
+  int64_t accounted_ = 0;
+  napi_env env_ = nullptr;
+
+  friend Napi::Value load_into(Napi::Env, LoadedPolicy);
+};
+
+Napi::FunctionReference* NativePolicy::constructor = nullptr;
+
+Napi::Value NativePolicy::wrap_loaded(Napi::Env env, LoadedPolicy loaded) {
+  Napi::Object obj = constructor->New({Napi::External<void>::New(env, nullptr)});
+  NativePolicy* self = NativePolicy::Unwrap(obj);
+  self->f32_ = std::move(loaded.policy);
+  self->account(env);
+  Napi::Object meta = Napi::Object::New(env);
+  for (const auto& [k, v] : loaded.metadata) meta.Set(k, v);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("policy", obj);
+  out.Set("metadata", meta);
+  return out;
+}
+
+// NativePolicy.load(path) -> { policy, metadata }
+Napi::Value NativePolicy::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) fail(ErrorCode::kArgument, "NativePolicy.load(path): path must be a string");
+    return wrap_loaded(env, load_policy(info[0].As<Napi::String>().Utf8Value()));
+  });
+}
+
+// NativePolicy.fromBytes(bytes: Uint8Array, source: string) -> { policy, metadata }
+Napi::Value NativePolicy::FromBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      fail(ErrorCode::kArgument, "NativePolicy.fromBytes(bytes, source): bytes must be a Uint8Array");
+    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+    std::string source = info.Length() >= 2 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "<bytes>";
+    std::vector<uint8_t> bytes(a.Data(), a.Data() + a.ElementLength());
+    return wrap_loaded(env, load_policy_from_bytes(std::move(bytes), source));
+  });
+}
+
+}  // namespace
+
+void init_policy_binding(Napi::Env env, Napi::Object exports) {
+  Napi::Function cls = NativePolicy::Define(env);
+  NativePolicy::constructor = new Napi::FunctionReference(Napi::Persistent(cls));
+  env.SetInstanceData<Napi::FunctionReference>(NativePolicy::constructor);
+  exports.Set("NativePolicy", cls);
+}
+
+}  // namespace vla::napi

@@ -1,0 +1,175 @@
+// The policy through the TypeScript API: acting, gradients (float64 finite differences through
+// the whole model, per parameter group), checkpoints, training and prompt steps, errors.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { ArgumentError, Policy, RangeValueError, Tensor, Tokenizer, type ObservationBatch, type PolicyObservation } from '../lib/index.js';
+
+const tokenizer = Tokenizer.fromTexts(['put the carrot on the plate', 'stack the green cube on the yellow cube']);
+
+function observations(policy: Policy, B: number, seed: number): PolicyObservation[] {
+  const S = policy.config.image_size;
+  const px = Tensor.rand([B * S * S * 3], { seed, scale: 255 });
+  const st = Tensor.randn([B * 4], { seed, stream: 1 });
+  const texts = ['put the carrot on the plate', 'stack the green cube on the yellow cube', 'put the cube on the plate please'];
+  return Array.from({ length: B }, (_, b) => ({
+    image: { width: S, height: S, data: Uint8Array.from(px.data.subarray(b * S * S * 3, (b + 1) * S * S * 3), (v) => Math.floor(v)) },
+    instruction: texts[b % texts.length]!,
+    state: st.data.subarray(b * 4, b * 4 + 4),
+    embodimentId: b % policy.config.num_embodiments,
+  }));
+}
+
+function flowTargets(policy: Policy, B: number, seed: number) {
+  const c = policy.config;
+  const n = B * c.horizon * c.action_dim;
+  const dt = policy.dtype;
+  const time = Tensor.rand([B], { seed, stream: 3, dtype: dt });
+  const stime = Tensor.rand([B], { seed, stream: 6, dtype: dt });
+  for (let i = 0; i < B; i++) {
+    time.data[i] = 0.05 + 0.9 * time.data[i]!;
+    stime.data[i] = 0.05 + 0.9 * stime.data[i]!;
+  }
+  return {
+    actions: Tensor.randn([n], { seed, stream: 2, dtype: dt }).data,
+    actionNoise: Tensor.randn([n], { seed, stream: 4, dtype: dt }).data,
+    actionTime: time.data,
+    stateNoise: Tensor.randn([B * c.state_dim], { seed, stream: 5, dtype: dt }).data,
+    stateTime: stime.data,
+  };
+}
+
+describe('Policy', () => {
+  it('acts: chunk shapes, seeded noise, async equals sync', async () => {
+    const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 1 });
+    const batch = policy.pack(observations(policy, 3, 7));
+    const a = policy.act(batch, { seed: 5 });
+    expect(a.data).toBeInstanceOf(Float32Array);
+    expect(a.data.length).toBe(3 * policy.config.horizon * policy.config.action_dim);
+    expect(a.action(2, 1).length).toBe(policy.config.action_dim);
+    expect(Array.from(policy.act(batch, { seed: 5 }).data)).toEqual(Array.from(a.data));
+    expect(Array.from(policy.act(batch, { seed: 6 }).data)).not.toEqual(Array.from(a.data));
+    const b = await policy.actAsync(batch, { seed: 5 });
+    expect(Array.from(b.data)).toEqual(Array.from(a.data));
+    for (const v of a.data) expect(Number.isFinite(v)).toBe(true);
+  });
+
+  it('gradients match float64 finite differences through the whole model, per group', () => {
+    const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 2, dtype: 'float64' });
+    const B = 2;
+    const batch = policy.pack(observations(policy, B, 11));
+    const t = flowTargets(policy, B, 12);
+    const layout = policy.layout();
+    const check = (opts: { actionLoss: boolean; stateLoss: boolean; actionToPrompt?: boolean }, groups: string[], dropAll: boolean) => {
+      const targets = { ...t, dropPrompt: new Uint8Array(B).fill(dropAll ? 1 : 0) };
+      policy.lossAndGrads(batch, targets, { ...opts, groups: ['embed', 'prompt', 'backbone', 'action', 'state'] });
+      const g = policy.getGrads();
+      const params = policy.getParams();
+      const loss = () => policy.lossAndGrads(batch, targets, { ...opts, grads: false }).total;
+      let probes = 0;
+      for (const p of layout.filter((x) => groups.includes(x.group))) {
+        for (let k = 0; k < 2; k++) {
+          const i = p.offset + ((k * 7919 + p.offset) % p.size);
+          const saved = params[i]!;
+          params[i] = saved + 1e-5;
+          policy.setParams(params);
+          const lp = loss();
+          params[i] = saved - 1e-5;
+          policy.setParams(params);
+          const lm = loss();
+          params[i] = saved;
+          policy.setParams(params);
+          const numeric = (lp - lm) / 2e-5;
+          const analytic = g[i]!;
+          expect(Math.abs(analytic - numeric), `${p.name}[${i - p.offset}] ${analytic} vs ${numeric}`).toBeLessThanOrEqual(1e-7 + 1e-5 * Math.max(Math.abs(analytic), Math.abs(numeric)));
+          probes++;
+        }
+      }
+      return probes;
+    };
+    expect(check({ actionLoss: true, stateLoss: false }, ['embed', 'backbone', 'action'], true)).toBeGreaterThan(50);
+    expect(check({ actionLoss: false, stateLoss: true }, ['prompt', 'state'], false)).toBeGreaterThan(20);
+    expect(check({ actionLoss: true, stateLoss: false, actionToPrompt: true }, ['prompt'], false)).toBe(2);
+  });
+
+  it('saves and loads checkpoints exactly, and rejects damaged files with a clear error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vla-ttt-policy-'));
+    const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 3 });
+    const path = join(dir, 'p.safetensors');
+    policy.save(path, { note: 'test' });
+    const back = Policy.load(path);
+    expect(back.metadata['note']).toBe('test');
+    expect(back.tokenizer.vocabulary).toEqual(tokenizer.vocabulary);
+    expect(Array.from(back.getParams())).toEqual(Array.from(policy.getParams()));
+    const batch = policy.pack(observations(policy, 2, 4));
+    expect(Array.from(back.act(batch, { seed: 1 }).data)).toEqual(Array.from(policy.act(batch, { seed: 1 }).data));
+    const bytes = readFileSync(path);
+    writeFileSync(join(dir, 'truncated.safetensors'), bytes.subarray(0, bytes.length - 10));
+    expect(() => Policy.load(join(dir, 'truncated.safetensors'))).toThrow(RangeValueError);
+    expect(() => Policy.load(join(dir, 'missing.safetensors'))).toThrow(/cannot open/);
+    expect(() => policy.save(join(dir, 'x.safetensors'), { format: 'no' })).toThrow(/reserved/);
+  });
+
+  it('trains: loss falls on a fixed batch; prompt steps move only the batch embodiments prompt', () => {
+    const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 4 });
+    const B = 4;
+    const obs = policy.pack(observations(policy, B, 21));
+    const actions = Tensor.randn([B * policy.config.horizon * policy.config.action_dim], { seed: 22, scale: 0.5 }).data;
+    const first = policy.trainStep({ observations: obs, actions }, { lr: 3e-3, seed: 1, step: 0 });
+    let last = first;
+    for (let s = 1; s < 150; s++) last = policy.trainStep({ observations: obs, actions }, { lr: 3e-3, seed: 1, step: s % 4 });
+    expect(last.step).toBe(150);
+    expect(last.total).toBeLessThan(first.total * 0.7);
+
+    policy.resetOptimizer();
+    const one: ObservationBatch = policy.pack(observations(policy, 2, 23).map((o) => ({ ...o, embodimentId: 1 })));
+    const before0 = policy.getPrompt(0);
+    const before1 = policy.getPrompt(1);
+    const params = policy.getParams();
+    const r = policy.promptStep(one, { lr: 1e-2, seed: 0, step: 0 });
+    expect(r.step).toBe(1);
+    expect(Array.from(policy.getPrompt(0))).toEqual(Array.from(before0));
+    expect(Array.from(policy.getPrompt(1))).not.toEqual(Array.from(before1));
+    const after = policy.getParams();
+    const prompt = policy.layout().find((p) => p.name === 'prompt')!;
+    let changedOutside = 0;
+    for (let i = 0; i < after.length; i++) if ((i < prompt.offset || i >= prompt.offset + prompt.size) && after[i] !== params[i]) changedOutside++;
+    expect(changedOutside).toBe(0);
+  });
+
+  it('keeps the event loop running during async steps, and refuses sync calls meanwhile', async () => {
+    const policy = Policy.create({ preset: 'small', tokenizer, seed: 5 });
+    const B = 16;
+    const obs = policy.pack(observations(policy, B, 31));
+    const actions = new Float32Array(B * policy.config.horizon * policy.config.action_dim);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const pending = policy.trainStepAsync({ observations: obs, actions }, { lr: 1e-4 });
+    expect(() => policy.act(obs)).toThrow(/busy with an asynchronous call/);
+    const r = await pending;
+    clearInterval(timer);
+    expect(Number.isFinite(r.total)).toBe(true);
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('rejects bad input with errors that name the field', () => {
+    const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 6 });
+    const obs = observations(policy, 2, 41);
+    expect(() => policy.act([{ ...obs[0]!, image: { width: 8, height: 8, data: new Uint8Array(192) } }])).toThrow(/takes 16x16 RGB/);
+    expect(() => policy.act([{ ...obs[0]!, image: null }])).toThrow(ArgumentError);
+    expect(() => policy.act([{ ...obs[0]!, state: [1, 2, 3] }])).toThrow(/state has 3 numbers, expected 4/);
+    expect(() => policy.act([{ ...obs[0]!, state: [1, NaN, 3, 4] }])).toThrow(/state\[1\] is NaN/);
+    expect(() => policy.act([{ ...obs[0]!, embodimentId: 9 }])).toThrow(/embodiment\[0\] = 9 is not a known embodiment id/);
+    const packed = policy.pack(obs);
+    expect(() => policy.act({ ...packed, text: new Int32Array(3) })).toThrow(/'text' has 3 elements, expected batch \* max_text_len = 8/);
+    expect(() => policy.act({ ...packed, state: new Float64Array(8) })).toThrow(/'state' must be a Float32Array/);
+    expect(() => policy.trainStep({ observations: packed, actions: new Float32Array(5) })).toThrow(/'actions' has 5 elements/);
+    expect(() => policy.trainStep({ observations: packed, actions: new Float32Array(2 * 3 * 7) }, { groups: ['nope' as never] })).toThrow(/unknown parameter group 'nope'/);
+    expect(() => policy.trainStep({ observations: packed, actions: new Float32Array(2 * 3 * 7) }, { lr: -1 })).toThrow(/'lr' = -1 is not in/);
+    expect(() => policy.setPrompt(0, [1, 2])).toThrow(/2 values, expected K \* width = 32/);
+    expect(() => Policy.create({ preset: 'nope' as never, tokenizer })).toThrow(/unknown preset 'nope'/);
+  });
+});
