@@ -52,6 +52,7 @@ export type {
   StepReport,
   TrainingBatch,
   CreateOptions,
+  OptimizerState,
 } from './model/policy.js';
 export { Tokenizer, words, PAD_ID, UNK_ID } from './model/tokenizer.js';
 export { presetConfig } from './model/config.js';

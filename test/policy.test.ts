@@ -140,6 +140,24 @@ describe('Policy', () => {
     expect(changedOutside).toBe(0);
   });
 
+  it('resumes training exactly from saved parameters and optimizer state', () => {
+    const a = Policy.create({ preset: 'tiny', tokenizer, seed: 8 });
+    const B = 2;
+    const obs = a.pack(observations(a, B, 51));
+    const actions = Tensor.randn([B * a.config.horizon * a.config.action_dim], { seed: 52 }).data;
+    for (let s = 0; s < 3; s++) a.trainStep({ observations: obs, actions }, { lr: 1e-3, seed: 9, step: s });
+    const b = Policy.create({ preset: 'tiny', tokenizer, seed: 99 });
+    b.setParams(a.getParams());
+    b.setOptimizerState(a.getOptimizerState());
+    expect(b.optimizerStep).toBe(3);
+    a.trainStep({ observations: obs, actions }, { lr: 1e-3, seed: 9, step: 3 });
+    b.trainStep({ observations: obs, actions }, { lr: 1e-3, seed: 9, step: 3 });
+    expect(Array.from(b.getParams())).toEqual(Array.from(a.getParams()));
+    const bad = a.getOptimizerState();
+    bad.v[0] = -1;
+    expect(() => b.setOptimizerState(bad)).toThrow(/not finite \(or v < 0\)/);
+  });
+
   it('keeps the event loop running during async steps, and refuses sync calls meanwhile', async () => {
     const policy = Policy.create({ preset: 'small', tokenizer, seed: 5 });
     const B = 16;

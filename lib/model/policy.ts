@@ -104,6 +104,13 @@ export interface FlowStepOptions extends AdamOptions {
 
 export type StepReport = NativeStepResult;
 
+/** AdamW state in the parameters' flat layout. */
+export interface OptimizerState {
+  m: Float32Array | Float64Array;
+  v: Float32Array | Float64Array;
+  step: number;
+}
+
 /** A training batch: observations plus ground-truth action chunks [B * H * A]. */
 export interface TrainingBatch {
   observations: ObservationBatch;
@@ -337,6 +344,15 @@ export class Policy {
 
   get optimizerStep(): number {
     return this.native.optimizerStep();
+  }
+
+  /** AdamW's moments and step count (copies), to save with a checkpoint for resuming. */
+  getOptimizerState(): OptimizerState {
+    return call(() => this.native.getOptimizerState());
+  }
+
+  setOptimizerState(state: OptimizerState): void {
+    call(() => this.native.setOptimizerState(state));
   }
 }
 

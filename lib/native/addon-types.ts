@@ -194,6 +194,8 @@ export interface NativePolicyInstance {
   flowStepAsync(obs: NativeObservations, targets: NativeFlowTargets, options: NativeFlowOptions): Promise<NativeStepResult>;
   resetOptimizer(): void;
   optimizerStep(): number;
+  getOptimizerState(): { m: Float32Array | Float64Array; v: Float32Array | Float64Array; step: number };
+  setOptimizerState(state: { m: Float32Array | Float64Array; v: Float32Array | Float64Array; step: number }): void;
 }
 
 export interface NativeTrainOptions extends NativeAdamOptions {

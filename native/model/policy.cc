@@ -219,6 +219,17 @@ void Policy<T>::reset_optimizer() {
 }
 
 template <typename T>
+void Policy<T>::set_optimizer_state(const T* m, const T* v, int64_t step) {
+  if (step < 0) fail(ErrorCode::kValue, "set_optimizer_state: step ", step, " is negative");
+  for (int64_t i = 0; i < layout_.total(); ++i)
+    if (!std::isfinite(static_cast<double>(m[i])) || !std::isfinite(static_cast<double>(v[i])) || v[i] < T(0))
+      fail(ErrorCode::kValue, "set_optimizer_state: element ", i, " of the moments is not finite (or v < 0)");
+  std::copy(m, m + layout_.total(), adam_m_.begin());
+  std::copy(v, v + layout_.total(), adam_v_.begin());
+  adam_step_ = step;
+}
+
+template <typename T>
 void Policy<T>::validate(const ObsBatch<T>& o) const {
   if (o.B < 1) fail(ErrorCode::kArgument, "policy: the batch is empty (B = ", o.B, ")");
   if (!o.images || !o.text || !o.state || !o.embodiment)

@@ -115,6 +115,10 @@ class Policy {
   // Forgets AdamW's moments and step count (a new adaptation run starts fresh).
   void reset_optimizer();
   int64_t optimizer_step() const { return adam_step_; }
+  // AdamW's moments (same layout as the parameters) and step count, for resumable training.
+  const T* adam_m() const { return adam_m_.data(); }
+  const T* adam_v() const { return adam_v_.data(); }
+  void set_optimizer_state(const T* m, const T* v, int64_t step);
 
  private:
   struct Workspace;

@@ -174,12 +174,14 @@ Napi::Object loss_object(Napi::Env env, const LossResult& r) {
 
 class PolicyWorker : public Napi::AsyncWorker {
  public:
+  // `settled` runs on the main thread when the work is done, before the promise settles.
   PolicyWorker(Napi::Env env, Napi::Object self, Keep keep, std::function<void()> execute,
-               std::function<Napi::Value(Napi::Env)> finish)
+               std::function<Napi::Value(Napi::Env)> finish, std::function<void()> settled)
       : Napi::AsyncWorker(env, "vla-ttt:policy"),
         deferred_(Napi::Promise::Deferred::New(env)),
         execute_(std::move(execute)),
-        finish_(std::move(finish)) {
+        finish_(std::move(finish)),
+        settled_(std::move(settled)) {
     self_ = Napi::Persistent(self);
     for (auto& a : keep.arrays) refs_.push_back(Napi::Persistent(a));
   }
@@ -200,18 +202,23 @@ class PolicyWorker : public Napi::AsyncWorker {
     }
   }
   void OnOK() override {
+    settled_();
     try {
       deferred_.Resolve(finish_(Env()));
     } catch (const Error& e) {
       deferred_.Reject(make_js_error(Env(), e.code(), e.what()).Value());
     }
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(make_js_error(Env(), code_, e.Message()).Value()); }
+  void OnError(const Napi::Error& e) override {
+    settled_();
+    deferred_.Reject(make_js_error(Env(), code_, e.Message()).Value());
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::function<void()> execute_;
   std::function<Napi::Value(Napi::Env)> finish_;
+  std::function<void()> settled_;
   Napi::ObjectReference self_;
   std::vector<Napi::Reference<Napi::TypedArray>> refs_;
   ErrorCode code_ = ErrorCode::kInternal;
@@ -256,6 +263,8 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
                            InstanceMethod("flowStepAsync", &NativePolicy::FlowStepAsync),
                            InstanceMethod("resetOptimizer", &NativePolicy::ResetOptimizer),
                            InstanceMethod("optimizerStep", &NativePolicy::OptimizerStep),
+                           InstanceMethod("getOptimizerState", &NativePolicy::GetOptimizerState),
+                           InstanceMethod("setOptimizerState", &NativePolicy::SetOptimizerState),
                        });
   }
 
@@ -303,12 +312,27 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     return f(*f64_);
   }
 
-  // Synchronous calls never wait for the lock: an async call in flight makes them fail.
+  // Synchronous calls never wait: an async call queued and not settled yet makes them fail (the
+  // count is kept on the main thread, so the answer does not depend on worker timing).
   std::unique_lock<std::mutex> lock_now(const char* what) {
-    std::unique_lock<std::mutex> l(mu_, std::try_to_lock);
-    if (!l.owns_lock())
+    if (pending_async_ > 0)
       fail(ErrorCode::kArgument, what, ": the policy is busy with an asynchronous call; await it first");
-    return l;
+    return std::unique_lock<std::mutex>(mu_);
+  }
+
+  // Queues work on a libuv thread, holding the policy lock there.
+  Napi::Promise queue(Napi::Env env, Keep keep, std::function<void()> work, std::function<Napi::Value(Napi::Env)> finish) {
+    auto* worker = new PolicyWorker(
+        env, Value(), std::move(keep),
+        [this, work] {
+          std::lock_guard<std::mutex> l(mu_);
+          work();
+        },
+        std::move(finish), [this] { --pending_async_; });
+    ++pending_async_;
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
   }
 
   static Napi::Value Load(const Napi::CallbackInfo& info);
@@ -464,17 +488,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       call.keep.arrays.push_back(call.out);
       Napi::TypedArray out = call.out;
       auto out_ref = std::make_shared<Napi::Reference<Napi::TypedArray>>(Napi::Persistent(out));
-      auto run = call.run;
-      auto* worker = new PolicyWorker(
-          env, Value(), std::move(call.keep),
-          [this, run] {
-            std::lock_guard<std::mutex> l(mu_);
-            run();
-          },
-          [out_ref](Napi::Env) -> Napi::Value { return out_ref->Value(); });
-      Napi::Promise p = worker->promise();
-      worker->Queue();
-      return p;
+      return queue(env, std::move(call.keep), call.run, [out_ref](Napi::Env) -> Napi::Value { return out_ref->Value(); });
     } catch (const Error& e) {
       return rejected(env, e);
     }
@@ -595,17 +609,13 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       auto result = std::make_shared<StepResult>();
       auto step_no = std::make_shared<int64_t>(0);
       auto run = call.run;
-      auto* worker = new PolicyWorker(
-          env, Value(), std::move(call.keep),
+      return queue(
+          env, std::move(call.keep),
           [this, run, result, step_no] {
-            std::lock_guard<std::mutex> l(mu_);
             *result = run();
             *step_no = dispatch([](auto& p) { return p.optimizer_step(); });
           },
           [result, step_no](Napi::Env e) -> Napi::Value { return step_object(e, *result, *step_no); });
-      Napi::Promise p = worker->promise();
-      worker->Queue();
-      return p;
     } catch (const Error& e) {
       return rejected(env, e);
     }
@@ -756,9 +766,50 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     return Napi::Number::New(info.Env(), static_cast<double>(dispatch([](auto& p) { return p.optimizer_step(); })));
   }
 
+  // getOptimizerState() -> { m, v, step } (copies)
+  Napi::Value GetOptimizerState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      auto lock = lock_now("getOptimizerState");
+      Napi::Object o = Napi::Object::New(env);
+      dispatch([&](auto& p) {
+        using T = std::remove_reference_t<decltype(*p.params())>;
+        Napi::TypedArray m = new_typed_array(env, DTypeOf<T>::value, p.num_params());
+        Napi::TypedArray v = new_typed_array(env, DTypeOf<T>::value, p.num_params());
+        std::memcpy(typed_array_data(m), p.adam_m(), static_cast<size_t>(p.num_params()) * sizeof(T));
+        std::memcpy(typed_array_data(v), p.adam_v(), static_cast<size_t>(p.num_params()) * sizeof(T));
+        o.Set("m", m);
+        o.Set("v", v);
+        o.Set("step", static_cast<double>(p.optimizer_step()));
+        return 0;
+      });
+      return o;
+    });
+  }
+
+  // setOptimizerState({ m, v, step })
+  Napi::Value SetOptimizerState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      auto lock = lock_now("setOptimizerState");
+      Napi::Object o = read_object(info, 0, "setOptimizerState", "state");
+      Keep keep;
+      dispatch([&](auto& p) {
+        using T = std::remove_reference_t<decltype(*p.params())>;
+        const T* m = read_array<T>(o, "setOptimizerState", "m", p.num_params(), "numParams()", keep);
+        const T* v = read_array<T>(o, "setOptimizerState", "v", p.num_params(), "numParams()", keep);
+        double step = read_number(o, "setOptimizerState", "step", -1, 0, 9007199254740991.0);
+        p.set_optimizer_state(m, v, static_cast<int64_t>(step));
+        return 0;
+      });
+      return env.Undefined();
+    });
+  }
+
   std::unique_ptr<Policy<float>> f32_;
   std::unique_ptr<Policy<double>> f64_;
   std::mutex mu_;
+  int pending_async_ = 0;  // main thread only
   int64_t accounted_ = 0;
   napi_env env_ = nullptr;
 
