@@ -1,0 +1,96 @@
+/**
+ * A dependency-free SVG line chart (loss curves, learning curves), readable in any browser and
+ * embeddable in HTML reports.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('loss.svg', lineChartSvg([{ name: 'train loss', points: [[0, 1.2], [100, 0.4]] }], { title: 'Loss', xLabel: 'step', yLabel: 'loss', logY: true }));
+ * ```
+ */
+export interface Series {
+  name: string;
+  points: ReadonlyArray<readonly [number, number]>;
+}
+
+export interface ChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  logY?: boolean;
+  width?: number;
+  height?: number;
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function niceTicks(lo: number, hi: number, n: number): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+function fmt(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(1) : String(Number(v.toPrecision(3)));
+}
+
+export function lineChartSvg(series: readonly Series[], opts: ChartOptions): string {
+  const W = opts.width ?? 720;
+  const H = opts.height ?? 420;
+  const m = { left: 70, right: 20, top: 40, bottom: 50 };
+  const fy = (y: number) => (opts.logY ? Math.log10(Math.max(y, 1e-12)) : y);
+  const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logY || y > 0));
+  const xs = pts.map((p) => p[0]);
+  const ys = pts.map((p) => fy(p[1]));
+  const x0 = xs.length ? Math.min(...xs) : 0;
+  const x1 = xs.length ? Math.max(...xs) : 1;
+  let y0 = ys.length ? Math.min(...ys) : 0;
+  let y1 = ys.length ? Math.max(...ys) : 1;
+  if (y1 - y0 < 1e-12) {
+    y0 -= 0.5;
+    y1 += 0.5;
+  }
+  const px = (x: number) => m.left + ((x - x0) / (x1 - x0 || 1)) * (W - m.left - m.right);
+  const py = (y: number) => H - m.bottom - ((fy(y) - y0) / (y1 - y0)) * (H - m.top - m.bottom);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`,
+  ];
+  for (const t of niceTicks(x0, x1, 6)) {
+    const x = px(t);
+    parts.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${H - m.bottom}" stroke="#eee"/>`, `<text x="${x}" y="${H - m.bottom + 16}" text-anchor="middle">${fmt(t)}</text>`);
+  }
+  const yTicks = opts.logY ? niceTicks(Math.floor(y0), Math.ceil(y1), Math.max(1, Math.ceil(y1) - Math.floor(y0))) : niceTicks(y0, y1, 6);
+  for (const t of yTicks) {
+    const value = opts.logY ? 10 ** t : t;
+    if (fy(value) < y0 - 1e-9 || fy(value) > y1 + 1e-9) continue;
+    const y = py(value);
+    parts.push(`<line x1="${m.left}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#eee"/>`, `<text x="${m.left - 6}" y="${y + 4}" text-anchor="end">${fmt(value)}</text>`);
+  }
+  parts.push(
+    `<rect x="${m.left}" y="${m.top}" width="${W - m.left - m.right}" height="${H - m.top - m.bottom}" fill="none" stroke="#444"/>`,
+    `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">${esc(opts.xLabel)}</text>`,
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">${esc(opts.yLabel)}${opts.logY ? ' (log)' : ''}</text>`,
+  );
+  series.forEach((s, i) => {
+    const c = COLORS[i % COLORS.length]!;
+    const d = s.points
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logY || y > 0))
+      .map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${px(x).toFixed(1)},${py(y).toFixed(1)}`)
+      .join(' ');
+    parts.push(`<path d="${d}" fill="none" stroke="${c}" stroke-width="1.5"/>`);
+    parts.push(`<rect x="${m.left + 10}" y="${m.top + 8 + i * 16}" width="12" height="3" fill="${c}"/>`, `<text x="${m.left + 28}" y="${m.top + 13 + i * 16}">${esc(s.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

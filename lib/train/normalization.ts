@@ -1,0 +1,84 @@
+/**
+ * Per-dimension normalization of states and actions: the policy sees (x - mean) / std, so the
+ * flow-matching noise N(0, I) is on the scale of the data. Statistics come from the training set
+ * and travel with the checkpoint (metadata key `normalization`).
+ *
+ * @example
+ * ```ts
+ * const norm = Normalization.fit(states, actions, 4, 7);
+ * norm.normalizeAction(a);   // in place
+ * norm.denormalizeAction(a); // back
+ * ```
+ */
+import { RangeValueError } from '../errors.js';
+
+/** Dimensions whose spread is below this are not scaled up (a constant column stays constant). */
+const MIN_STD = 1e-3;
+
+export interface Stats {
+  mean: number[];
+  std: number[];
+}
+
+function fitStats(values: Float32Array, dim: number): Stats {
+  const n = values.length / dim;
+  const mean = new Array<number>(dim).fill(0);
+  const sq = new Array<number>(dim).fill(0);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d]! += values[i * dim + d]! / n;
+  for (let i = 0; i < n; i++)
+    for (let d = 0; d < dim; d++) {
+      const x = values[i * dim + d]! - mean[d]!;
+      sq[d]! += (x * x) / n;
+    }
+  return { mean, std: sq.map((v) => Math.max(MIN_STD, Math.sqrt(v))) };
+}
+
+export class Normalization {
+  constructor(
+    readonly state: Stats,
+    readonly action: Stats,
+  ) {}
+
+  /** Statistics of `states` [N, stateDim] and `actions` [N, actionDim]. */
+  static fit(states: Float32Array, actions: Float32Array, stateDim: number, actionDim: number): Normalization {
+    if (states.length === 0 || actions.length === 0) throw new RangeValueError('VLA_VALUE', 'Normalization.fit: no samples');
+    return new Normalization(fitStats(states, stateDim), fitStats(actions, actionDim));
+  }
+
+  static fromJSON(text: string, source: string): Normalization {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new RangeValueError('VLA_VALUE', `${source}: normalization metadata is not JSON`);
+    }
+    const ok = (s: unknown): s is Stats =>
+      typeof s === 'object' && s !== null && Array.isArray((s as Stats).mean) && Array.isArray((s as Stats).std) &&
+      (s as Stats).mean.length === (s as Stats).std.length && (s as Stats).std.every((x) => typeof x === 'number' && x > 0) &&
+      (s as Stats).mean.every((x) => typeof x === 'number' && Number.isFinite(x));
+    const o = v as { state?: unknown; action?: unknown };
+    if (!ok(o.state) || !ok(o.action)) throw new RangeValueError('VLA_VALUE', `${source}: normalization metadata must be { state: {mean, std}, action: {mean, std} } with std > 0`);
+    return new Normalization(o.state, o.action);
+  }
+
+  toJSON(): string {
+    return JSON.stringify({ state: this.state, action: this.action });
+  }
+
+  private static apply(x: Float32Array | Float64Array, s: Stats, forward: boolean): void {
+    const d = s.mean.length;
+    for (let i = 0; i < x.length; i++) {
+      const k = i % d;
+      x[i] = forward ? (x[i]! - s.mean[k]!) / s.std[k]! : x[i]! * s.std[k]! + s.mean[k]!;
+    }
+  }
+  normalizeState(x: Float32Array | Float64Array): void {
+    Normalization.apply(x, this.state, true);
+  }
+  normalizeAction(x: Float32Array | Float64Array): void {
+    Normalization.apply(x, this.action, true);
+  }
+  denormalizeAction(x: Float32Array | Float64Array): void {
+    Normalization.apply(x, this.action, false);
+  }
+}
