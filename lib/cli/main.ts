@@ -14,9 +14,10 @@ import type { BatchRenderer } from '../tabletop/rollout.js';
 import { registerCollectDemos } from './commands/collect-demos.js';
 import { registerEval } from './commands/eval.js';
 import { registerInfo } from './commands/info.js';
+import { registerTrain } from './commands/train.js';
 import type { CliContext } from './context.js';
 
-const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCollectDemos];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCollectDemos, registerTrain];
 
 /** Observation images from the native batched renderer. */
 export const nativeRenderer: BatchRenderer = async (scenes, opts) => (await renderScenesAsync(scenes, opts)).data;

@@ -37,6 +37,21 @@ function niceTicks(lo: number, hi: number, n: number): number[] {
   return out;
 }
 
+// Ticks for a log axis spanning log10 range [l0, l1]: 1-2-5 steps, or every integer mantissa
+// when the range is under a decade.
+function logTicks(l0: number, l1: number): number[] {
+  for (const mantissas of [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+    const out: number[] = [];
+    for (let e = Math.floor(l0); e <= Math.ceil(l1); e++)
+      for (const m of mantissas) {
+        const v = m * 10 ** e;
+        if (Math.log10(v) >= l0 - 1e-9 && Math.log10(v) <= l1 + 1e-9) out.push(Number(v.toPrecision(6)));
+      }
+    if (out.length >= 3 || mantissas.length === 9) return out;
+  }
+  return [];
+}
+
 function fmt(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
@@ -70,9 +85,9 @@ export function lineChartSvg(series: readonly Series[], opts: ChartOptions): str
     const x = px(t);
     parts.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${H - m.bottom}" stroke="#eee"/>`, `<text x="${x}" y="${H - m.bottom + 16}" text-anchor="middle">${fmt(t)}</text>`);
   }
-  const yTicks = opts.logY ? niceTicks(Math.floor(y0), Math.ceil(y1), Math.max(1, Math.ceil(y1) - Math.floor(y0))) : niceTicks(y0, y1, 6);
+  const yTicks = opts.logY ? logTicks(y0, y1) : niceTicks(y0, y1, 6);
   for (const t of yTicks) {
-    const value = opts.logY ? 10 ** t : t;
+    const value = t;
     if (fy(value) < y0 - 1e-9 || fy(value) > y1 + 1e-9) continue;
     const y = py(value);
     parts.push(`<line x1="${m.left}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#eee"/>`, `<text x="${m.left - 6}" y="${y + 4}" text-anchor="end">${fmt(value)}</text>`);
