@@ -45,6 +45,19 @@ export function setNumThreads(n: number): void {
   call(() => addon().setNumThreads(n));
 }
 
+/** What float GEMM runs on now: 'openblas', 'own-avx2', 'own-avx512' or 'own-generic'. */
+export function gemmBackend(): string {
+  return call(() => addon().gemmBackend());
+}
+
+/**
+ * Selects the float GEMM backend for the process (also VLA_TTT_GEMM at start-up): 'own' (vla-ttt's
+ * kernels), 'openblas' (when the build has it), or 'auto'.
+ */
+export function setGemmBackend(name: 'auto' | 'own' | 'openblas'): void {
+  call(() => addon().setGemmBackend(name));
+}
+
 /** Caps the SIMD level kernels use (for testing and comparisons). Fails above what the CPU supports. */
 export function setIsaCap(isa: Isa): void {
   call(() => addon().setIsaCap(isa));

@@ -235,6 +235,9 @@ export interface NativeAddon {
   cpu(): NativeCpuInfo;
   setNumThreads(n: number): void;
   setIsaCap(isa: 'generic' | 'avx2' | 'avx512'): void;
+  /** What float GEMM runs on now: 'openblas', 'own-avx2', 'own-avx512' or 'own-generic'. */
+  gemmBackend(): string;
+  setGemmBackend(name: 'auto' | 'own' | 'openblas'): void;
   fillRandom(array: Float32Array | Float64Array, distribution: 'normal' | 'uniform', seed: number | bigint, stream: number | bigint, offset: number | bigint): void;
   /** Draws the batch into uint8 RGB images [B, H, W, 3], row 0 at the top. */
   renderBatch(batch: NativeSceneBatch, options: NativeRenderOptions): Uint8Array;

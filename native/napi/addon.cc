@@ -10,6 +10,7 @@
 #include "core/cpu_features.h"
 #include "core/random.h"
 #include "core/thread_pool.h"
+#include "ops/gemm.h"
 #include "napi/js_convert.h"
 #include "napi/op_binding.h"
 #include "napi/policy_binding.h"
@@ -87,6 +88,22 @@ Napi::Value set_isa_cap_js(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value gemm_backend_js(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), gemm_backend_name()); });
+}
+
+Napi::Value set_gemm_backend_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    std::string s = info.Length() >= 1 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (s == "auto") set_gemm_backend(GemmBackend::kAuto);
+    else if (s == "own") set_gemm_backend(GemmBackend::kOwn);
+    else if (s == "openblas") set_gemm_backend(GemmBackend::kOpenBlas);
+    else fail(ErrorCode::kArgument, "setGemmBackend(name): name must be 'auto', 'own' or 'openblas', got '", s, "'");
+    return env.Undefined();
+  });
+}
+
 uint64_t read_u64(const Napi::Value& v, const char* what) {
   if (v.IsBigInt()) {
     bool lossless = false;
@@ -144,6 +161,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpu", Napi::Function::New(env, cpu_js, "cpu"));
   exports.Set("setNumThreads", Napi::Function::New(env, set_num_threads_js, "setNumThreads"));
   exports.Set("setIsaCap", Napi::Function::New(env, set_isa_cap_js, "setIsaCap"));
+  exports.Set("gemmBackend", Napi::Function::New(env, gemm_backend_js, "gemmBackend"));
+  exports.Set("setGemmBackend", Napi::Function::New(env, set_gemm_backend_js, "setGemmBackend"));
   exports.Set("fillRandom", Napi::Function::New(env, fill_random_js, "fillRandom"));
   exports.Set("renderBatch", Napi::Function::New(env, render_batch_js, "renderBatch"));
   exports.Set("renderBatchAsync", Napi::Function::New(env, render_batch_async_js, "renderBatchAsync"));

@@ -50,7 +50,16 @@ void* pack_buffer(PackSlot slot, size_t bytes) {
 
 namespace {
 
-std::atomic<GemmBackend> g_backend{GemmBackend::kAuto};
+// VLA_TTT_GEMM=auto|own|openblas selects the float backend at start-up (set_gemm_backend later).
+GemmBackend backend_from_env() {
+  const char* env = std::getenv("VLA_TTT_GEMM");
+  if (!env || !*env || std::string(env) == "auto") return GemmBackend::kAuto;
+  if (std::string(env) == "own") return GemmBackend::kOwn;
+  if (std::string(env) == "openblas") return GemmBackend::kOpenBlas;
+  fail(ErrorCode::kArgument, "VLA_TTT_GEMM='", env, "' is not one of auto, own, openblas");
+}
+
+std::atomic<GemmBackend> g_backend{backend_from_env()};
 
 bool openblas_compiled_in() {
 #ifdef VLA_HAVE_OPENBLAS
@@ -60,10 +69,11 @@ bool openblas_compiled_in() {
 #endif
 }
 
-bool use_openblas() {
-  GemmBackend b = g_backend.load(std::memory_order_relaxed);
-  return b == GemmBackend::kOpenBlas || (b == GemmBackend::kAuto && openblas_compiled_in());
-}
+// Auto means the own kernels: inside the policy's loops they measured faster than OpenBLAS on
+// this project's machines (OpenBLAS's threads contend with the op thread pool), and their
+// results do not depend on how many rows share a call (an episode's actions do not change with
+// its batch mates). OpenBLAS runs when asked for.
+bool use_openblas() { return g_backend.load(std::memory_order_relaxed) == GemmBackend::kOpenBlas; }
 
 template <typename T>
 void check_args(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,

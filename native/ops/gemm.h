@@ -9,8 +9,9 @@
 // beta == 0 overwrites C without reading it (NaN or garbage in C is ignored), as in BLAS.
 // alpha == 0 or K == 0 reads neither A nor B: C = beta * C.
 //
-// float runs on the selected backend: OpenBLAS when compiled in (VLA_HAVE_OPENBLAS), or vla-ttt's
-// own BLIS-style kernels (generic C++, AVX2 or AVX-512, picked by active_isa()). double always runs
+// float runs on the selected backend: vla-ttt's own BLIS-style kernels (generic C++, AVX2 or
+// AVX-512, picked by active_isa()) by default, or OpenBLAS when compiled in (VLA_HAVE_OPENBLAS) and
+// selected (set_gemm_backend, or VLA_TTT_GEMM=openblas). double always runs
 // the own blocked driver with a portable micro-kernel: it is the float64 reference of gradient checks.
 //
 // The own kernels give bitwise identical results for any thread count: every element of C is
@@ -22,7 +23,7 @@
 namespace vla {
 
 enum class GemmBackend {
-  kAuto,      // OpenBLAS when compiled in, else own kernels
+  kAuto,      // the own kernels (faster in the policy's loops, batch-invariant; see gemm.cc)
   kOwn,       // vla-ttt's own kernels
   kOpenBlas,  // OpenBLAS's cblas_sgemm (fails with kUnsupported in a build without it)
 };

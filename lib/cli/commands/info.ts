@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 
 import { listOps, runOp } from '../../ops/run.js';
-import { buildInfo, cpuInfo, cudaStatus } from '../../system.js';
+import { buildInfo, cpuInfo, cudaStatus, gemmBackend } from '../../system.js';
 import { Tensor } from '../../tensor.js';
 import type { CliContext } from '../context.js';
 
@@ -17,6 +17,7 @@ export interface InfoReport {
   cpu: ReturnType<typeof cpuInfo>;
   cuda: ReturnType<typeof cudaStatus>;
   ops: number;
+  gemm: string;
   selfCheck?: { shape: string; gflops: number; maxRelError: number; ms: number };
 }
 
@@ -40,7 +41,7 @@ function linearSelfCheck(M: number, K: number, N: number): InfoReport['selfCheck
 
 export function infoReport(check: boolean): InfoReport {
   const ops = listOps();
-  const report: InfoReport = { build: buildInfo(), cpu: cpuInfo(), cuda: cudaStatus(), ops: ops.length };
+  const report: InfoReport = { build: buildInfo(), cpu: cpuInfo(), cuda: cudaStatus(), ops: ops.length, gemm: gemmBackend() };
   if (check && ops.some((o) => o.name === 'linear')) report.selfCheck = linearSelfCheck(5632, 128, 1024);
   return report;
 }
@@ -50,7 +51,7 @@ export function formatInfo(r: InfoReport): string {
     `vla-ttt ${r.build.version}`,
     `  addon:    ${r.build.addonPath}`,
     `  build:    ${r.build.buildSystem}, ${r.build.compiler}, ${r.build.buildType}, N-API ${r.build.napiVersion}`,
-    `  GEMM:     ${r.build.blas}`,
+    `  GEMM:     ${r.gemm} in use (built with: ${r.build.blas}; VLA_TTT_GEMM=own|openblas selects)`,
     `  CUDA:     ${r.build.cuda}`,
     `  device:   ${r.cuda.available ? r.cuda.reason : `CPU only (${r.cuda.reason})`}`,
     `  CPU:      ${r.cpu.cpus} CPUs, ${r.cpu.threads} threads, SIMD ${r.cpu.activeIsa} (hardware ${r.cpu.hardwareIsa})`,

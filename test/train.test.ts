@@ -1,0 +1,138 @@
+// Pretraining: demonstration sampling, normalization, schedule, the trainer end to end (loss
+// falls, files written, an interrupted run resumes bit-exactly), and the policy controller.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { nativeRenderer } from '../lib/cli/main.js';
+import { runCli } from '../lib/cli/main.js';
+import { Policy } from '../lib/index.js';
+import { evaluate } from '../lib/tabletop/eval.js';
+import { PolicyController, loadController } from '../lib/tabletop/policy-controller.js';
+import { DemoSet } from '../lib/train/demo-set.js';
+import { Normalization } from '../lib/train/normalization.js';
+import { learningRate } from '../lib/train/schedule.js';
+import { train } from '../lib/train/trainer.js';
+import { Rng } from '../lib/util/random.js';
+import { benchmarkTokenizer } from '../lib/tabletop/vocabulary.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vla-ttt-train-'));
+const data = join(dir, 'demos');
+const tiny = { image_size: 16, patch_size: 8 } as const;
+
+beforeAll(async () => {
+  const out: string[] = [];
+  const code = await runCli(
+    ['collect-demos', '--tasks', 'carrot-on-plate,stack-cube', '--episodes', '2', '--out', data, '--width', '16', '--height', '16', '--workers', '1'],
+    { io: { stdout: (s) => out.push(s), stderr: (s) => out.push(s) }, renderer: nativeRenderer },
+  );
+  expect(code, out.join('')).toBe(0);
+}, 120_000);
+
+describe('demonstrations for training', () => {
+  it('samples normalized observations and action chunks padded with the last action', async () => {
+    const demos = await DemoSet.load([data]);
+    expect(demos.episodes.length).toBe(4);
+    expect(demos.samples).toBe(demos.episodes.reduce((s, e) => s + e.steps, 0));
+    const norm = demos.fitNormalization();
+    const tok = benchmarkTokenizer();
+    const b = demos.sample(8, new Rng(1), { horizon: 5, textLength: 6, tokenizer: tok, normalization: norm, augment: null });
+    expect(b.observations.images.length).toBe(8 * 16 * 16 * 3);
+    expect(b.actions.length).toBe(8 * 5 * 7);
+    const again = demos.sample(8, new Rng(1), { horizon: 5, textLength: 6, tokenizer: tok, normalization: norm, augment: null });
+    expect(Array.from(again.actions)).toEqual(Array.from(b.actions));
+    // The chunk of an episode's last step repeats its last action.
+    const e = demos.episodes[0]!;
+    const last = Array.from(e.actions.subarray((e.steps - 1) * 7, e.steps * 7));
+    const chunk = new Float32Array(35);
+    for (let k = 0; k < 5; k++) chunk.set(last, k * 7);
+    norm.normalizeAction(chunk);
+    norm.denormalizeAction(chunk);
+    for (let i = 0; i < 35; i++) expect(chunk[i]).toBeCloseTo(last[i % 7]!, 5);
+  });
+
+  it('normalization fits mean and std, round-trips, and validates its JSON', () => {
+    const s = Float32Array.from([1, 10, 3, 10, 5, 10]);
+    const a = Float32Array.from([0, 2, 4]);
+    const n = Normalization.fit(s, a, 2, 1);
+    expect(n.state.mean).toEqual([3, 10]);
+    expect(n.state.std[0]).toBeCloseTo(Math.sqrt(8 / 3), 6);
+    expect(n.state.std[1]).toBe(1e-3); // constant column: not blown up
+    const back = Normalization.fromJSON(n.toJSON(), 'x');
+    expect(back.action).toEqual(n.action);
+    expect(() => Normalization.fromJSON('{"state":{"mean":[0],"std":[0]},"action":{"mean":[0],"std":[1]}}', 'ckpt')).toThrow(/ckpt: normalization metadata/);
+  });
+
+  it('warms up linearly and decays by cosine to the floor', () => {
+    const s = { peak: 1, warmupSteps: 10, totalSteps: 110, minRatio: 0.1 };
+    expect(learningRate(s, 0)).toBeCloseTo(0.1);
+    expect(learningRate(s, 9)).toBeCloseTo(1);
+    expect(learningRate(s, 60)).toBeCloseTo(0.55);
+    expect(learningRate(s, 110)).toBeCloseTo(0.1);
+  });
+});
+
+describe('trainer', () => {
+  const base = { data: [data], preset: 'tiny' as const, config: tiny, batch: 4, lr: 3e-3, seed: 3, checkpointEvery: 3, logEvery: 1 };
+
+  it('lowers the loss, writes checkpoint, optimizer state and loss curve', async () => {
+    const out = join(dir, 'a.safetensors');
+    const r = await train({ ...base, out, steps: 40 });
+    expect(r.lossCurve.length).toBe(40);
+    const first = r.lossCurve.slice(0, 5).reduce((s, p) => s + p.loss, 0) / 5;
+    const last = r.lossCurve.slice(-5).reduce((s, p) => s + p.loss, 0) / 5;
+    expect(last).toBeLessThan(first);
+    for (const f of [out, `${out}.optimizer.bin`, `${out}.loss.svg`, `${out}.loss.json`]) expect(existsSync(f)).toBe(true);
+    expect(readFileSync(`${out}.loss.svg`, 'utf8')).toMatch(/^<svg/);
+    const p = Policy.load(out);
+    expect(p.metadata['trainingStep']).toBe('40');
+    expect(JSON.parse(p.metadata['training']!).variant).toBe('sglp');
+  }, 120_000);
+
+  it('resumes an interrupted run exactly', async () => {
+    const straight = join(dir, 'straight.safetensors');
+    const resumed = join(dir, 'resumed.safetensors');
+    await train({ ...base, out: straight, steps: 6 });
+    // Interrupt after the step-3 checkpoint: stop the run by throwing from the progress callback.
+    await expect(
+      train({ ...base, out: resumed, steps: 6, onProgress: (pr) => {
+        if (pr.step === 4) throw new Error('interrupted');
+      } }),
+    ).rejects.toThrow('interrupted');
+    expect(Policy.load(resumed).metadata['trainingStep']).toBe('3');
+    const r = await train({ ...base, out: resumed, steps: 6, resume: true });
+    expect(r.resumedFrom).toBe(3);
+    expect(Array.from(Policy.load(resumed).getParams())).toEqual(Array.from(Policy.load(straight).getParams()));
+    await expect(train({ ...base, out: resumed, steps: 6, seed: 4, resume: true })).rejects.toThrow(/trained with other options/);
+  }, 120_000);
+
+  it('trains the baseline without prompt or state expert', async () => {
+    const out = join(dir, 'baseline.safetensors');
+    await train({ ...base, out, steps: 3, variant: 'baseline' });
+    const p = Policy.load(out);
+    expect(p.config.use_prompt).toBe(false);
+    expect(p.layout().some((x) => x.group === 'prompt' || x.group === 'state')).toBe(false);
+  }, 60_000);
+});
+
+describe('policy controller', () => {
+  it('acts in the tabletop world; an episode does not depend on its batch mates', async () => {
+    const ckpt = join(dir, 'a.safetensors');
+    const controller = loadController(ckpt, { executeSteps: 2 });
+    expect(controller.policy.config.image_size).toBe(16);
+    const common = { tasks: ['carrot-on-plate'], shift: 'source', seed: 0, imageSize: { width: 16, height: 16 }, render: nativeRenderer } as const;
+    const record = (into: Map<string, number[]>) => (t: { episode: { episodeIndex: number }; step: number; action: Float64Array }) => {
+      into.set(`${t.episode.episodeIndex}/${t.step}`, Array.from(t.action));
+    };
+    const a = new Map<string, number[]>();
+    const b = new Map<string, number[]>();
+    const one = await evaluate({ ...common, episodesPerTask: 2, workers: 1, envsPerWorker: 1, policy: controller.batchPolicy, policyName: 'ckpt', onTransition: record(a) });
+    const batched = await evaluate({ ...common, episodesPerTask: 2, workers: 1, envsPerWorker: 2, policy: loadController(ckpt, { executeSteps: 2 }).batchPolicy, policyName: 'ckpt', onTransition: record(b) });
+    expect(one.episodes.map((e) => e.success)).toEqual(batched.episodes.map((e) => e.success));
+    expect(a.size).toBe(120);
+    expect([...a.entries()].sort()).toEqual([...b.entries()].sort());
+    expect(() => new PolicyController(controller.policy, controller.normalization, { executeSteps: 99 })).toThrow(/executeSteps must be an integer in \[1, 3\]/);
+  }, 120_000);
+});
