@@ -12,7 +12,7 @@ import { TabletopEnv, type EpisodeSpec } from '../lib/tabletop/env.js';
 import { ScriptedExpert } from '../lib/tabletop/expert.js';
 import { DEFAULT_IMAGE_SIZE, type RgbImage } from '../lib/tabletop/observation-images.js';
 import { OBJECTS } from '../lib/tabletop/objects.js';
-import { planEpisodes, runRollouts } from '../lib/tabletop/rollout.js';
+import { planEpisodes, runRollouts, type Transition } from '../lib/tabletop/rollout.js';
 import { SceneTemplate } from '../lib/tabletop/scene-extract.js';
 import { SOURCE_CAMERA } from '../lib/tabletop/shifts.js';
 import { TASK_NAMES, getTask, tasksInSuite } from '../lib/tabletop/tasks.js';
@@ -213,10 +213,16 @@ describe('each shift changes the picture or the dynamics, not both by accident',
 });
 
 describe('rollout images', () => {
-  it('are the images an environment draws for itself, whatever the batching across workers', async () => {
+  it('are the images an environment draws for itself, whatever the batching across workers, and change nothing else', async () => {
     const episodes = planEpisodes(['carrot-on-plate', 'spoon-on-towel'], 3, 12);
     const caps = { singleStage: 12, twoStage: 12 };
     const seen = new Map<string, RgbImage[]>();
+    const traces = new Map<string, number[]>();
+    const trace = (t: Transition): void => {
+      const key = `${t.episode.task}#${t.episode.episodeIndex}`;
+      if (!traces.has(key)) traces.set(key, []);
+      traces.get(key)!.push(...t.observation.state, ...t.action);
+    };
     const result = await runRollouts({
       policy: 'expert',
       episodes,
@@ -231,6 +237,13 @@ describe('rollout images', () => {
     });
     expect(result.images).toEqual({ width: 64, height: 64 });
     expect(seen.size).toBe(6);
+    // Drawing changes nothing that happens: the same states and actions with and without images.
+    const withImages = await runRollouts({ policy: 'expert', episodes, workers: 1, env: { shift: 'lighting', episodeCaps: caps }, onTransition: trace });
+    const imageTraces = new Map(traces);
+    traces.clear();
+    const without = await runRollouts({ policy: 'expert', episodes, workers: 1, env: { shift: 'lighting', episodeCaps: caps }, onTransition: trace, render: false });
+    expect(without.episodes.map((e) => e.outcome)).toEqual(withImages.episodes.map((e) => e.outcome));
+    expect(traces).toEqual(imageTraces);
     const env = await TabletopEnv.create({ shift: 'lighting', episodeCaps: caps });
     for (const plan of [episodes[1]!, episodes[5]!]) {
       const expert = new ScriptedExpert(plan.seed);
