@@ -3,7 +3,7 @@
  *
  * This entry point exports the foundation: tensors, the native ops (typed from the registry),
  * build and machine facts, the error classes, and the batched scene renderer with its image
- * helpers (PNG encoding, filmstrips and contact sheets).
+ * helpers (PNG and animated GIF encoding, filmstrips and contact sheets).
  */
 export { Tensor, dtypeOf, shapeSize } from './tensor.js';
 export type { DType, FloatDType, FloatTensor, ArrayFor, RandomOptions } from './tensor.js';
@@ -31,6 +31,8 @@ export type { GeomSpec, GeomTypeName, TextureName } from './render/scene-builder
 export { packScenes, packedSceneCount, renderScenes, renderScenesAsync, RenderedBatch } from './render/renderer.js';
 export type { PackedSceneBatch, RenderOptions } from './render/renderer.js';
 export { encodePng, crc32 } from './render/png.js';
+export { encodeGif, lzwEncode, mapToPalette, medianCutPalette } from './render/gif.js';
+export type { GifOptions } from './render/gif.js';
 export { tileImages, filmstrip, contactSheet, upscale } from './render/image-grid.js';
 export type { RgbImage, GridOptions, Rgb } from './render/image-grid.js';
 export { drawText, textWidth, glyph, glyphWidth, glyphHeight, glyphAdvance } from './render/bitmap-font.js';

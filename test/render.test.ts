@@ -98,7 +98,7 @@ describe('renderScenes', () => {
     expect(sameBytes((await pending).data, expected.data)).toBe(true);
   });
 
-  it('gives the same bytes for 1 and 2 threads', () => {
+  it('gives the same bytes for 1 and 2 threads, and without the thread pool', () => {
     const scenes = [sphereOnPlane(), sphereOnPlane({ pos: [0.5, -0.9, 0.4] })];
     const before = cpuInfo().threads;
     try {
@@ -107,6 +107,9 @@ describe('renderScenes', () => {
       setNumThreads(2);
       const two = renderScenes(scenes, { width: 64, height: 64, supersample: 2 });
       expect(sameBytes(one.data, two.data)).toBe(true);
+      // threadPool: false draws on the calling thread alone, with the same bytes.
+      const alone = renderScenes(scenes, { width: 64, height: 64, supersample: 2, threadPool: false });
+      expect(sameBytes(one.data, alone.data)).toBe(true);
     } finally {
       setNumThreads(before);
     }
@@ -188,6 +191,7 @@ describe('renderScenes errors', () => {
     expect(() => renderScenes(packed, { width: 0, height: 8 })).toThrow(/options\.width must be an integer in \[1, 4096\]/);
     expect(() => renderScenes(packed, { width: 8, height: 8, supersample: 9 })).toThrow(/options\.supersample must be an integer in \[1, 8\]/);
     expect(() => renderScenes(packed, { width: 8, height: 8.5 })).toThrow(/options\.height must be an integer/);
+    expect(() => renderScenes(packed, { width: 8, height: 8, threadPool: 'no' as never })).toThrow(/options\.threadPool must be a boolean/);
     expect(() => renderScenes(packed, { width: 8, height: 8, out: new Uint8Array(5) })).toThrow(ShapeError);
     expect(() => renderScenes(packed, { width: 8, height: 8, out: new Uint8Array(5) })).toThrow(/options\.out has 5 bytes, expected B \* H \* W \* 3 = 1 \* 8 \* 8 \* 3 = 192/);
     expect(() => renderScenes({ ...packed, size: new Float32Array(2) }, { width: 8, height: 8 })).toThrow(/batch\.size has 2 elements, expected G \* 3 = 9/);

@@ -61,9 +61,16 @@ describe('paired comparison', () => {
     expect(c.tasks['a']).toMatchObject({ base: 1, post: 2, failToSucc: 1, alwaysSucc: 1 });
     expect(c.tasks['b']).toMatchObject({ base: 0, post: 1, failToSucc: 1, alwaysFail: 1 });
     expect(c.overall).toMatchObject({ total: 4, base: 1, post: 3, succToFail: 0, failToSucc: 2 });
-    expect(() => comparePaired({ episodes: base }, { episodes: post.slice(1) })).toThrow(/do not cover the same episodes/);
+    expect(() => comparePaired({ episodes: base }, { episodes: post.slice(1) })).toThrow(/do not cover the same episodes \(4 vs 3; b#1 \(configuration 1, seed 101\) is missing from the second\)/);
+    expect(() => comparePaired({ episodes: base.slice(1) }, { episodes: post })).toThrow(/a#0 \(configuration 0, seed 100\) is missing from the first/);
     const reseeded = [post[0]!, post[1]!, post[3]!, { ...rec('a', 0, true), seed: 1 }];
-    expect(() => comparePaired({ episodes: base }, { episodes: reseeded })).toThrow(/a#0@100 is missing from the second/);
+    expect(() => comparePaired({ episodes: base }, { episodes: reseeded })).toThrow(/a#0 \(configuration 0, seed 100\) is missing from the second/);
+    const reconfigured = [post[0]!, post[1]!, post[3]!, { ...rec('a', 0, true), configuration: 5 }];
+    expect(() => comparePaired({ episodes: base }, { episodes: reconfigured })).toThrow(/is missing from the second/);
+    // Duplicates on either side are refused, even when the counts match.
+    const doubled = [base[0]!, base[0]!, base[2]!, base[3]!];
+    expect(() => comparePaired({ episodes: doubled }, { episodes: post })).toThrow(/the first evaluation lists episode a#0 \(configuration 0, seed 100\) twice/);
+    expect(() => comparePaired({ episodes: base }, { episodes: doubled })).toThrow(/the second evaluation lists episode a#0/);
   });
 });
 
@@ -71,8 +78,9 @@ describe('evaluation', () => {
   it('reports per-task rates, intervals and partial metrics in the documented shape', async () => {
     const report = await evaluate({ policy: 'expert', tasks: ['stack-cube', 'carrot-plate-then-cube-towel'], episodesPerTask: 2, seed: 4, workers: 2, shift: 'camera:0.5' });
     expect(Object.keys(report).sort()).toEqual(
-      ['mean', 'tasks', 'shift', 'shiftSeed', 'embodimentId', 'seed', 'episodesPerTask', 'policy', 'workers', 'envSteps', 'envStepsPerSecond', 'seconds', 'startupSeconds', 'episodes'].sort(),
+      ['mean', 'tasks', 'shift', 'shiftSeed', 'embodimentId', 'seed', 'episodesPerTask', 'policy', 'workers', 'envSteps', 'envStepsPerSecond', 'seconds', 'startupSeconds', 'images', 'episodes'].sort(),
     );
+    expect(report.images).toEqual({ width: 64, height: 64 });
     expect(report).toMatchObject({ shift: 'camera:0.5', shiftSeed: 0, seed: 4, episodesPerTask: 2, policy: 'expert', embodimentId: 0, envSteps: 2 * 60 + 2 * 120 });
     const t = report.tasks['stack-cube']!;
     expect(t.episodes).toBe(2);
@@ -87,7 +95,9 @@ describe('evaluation', () => {
 
   it('the scripted expert solves every base task (24 episodes each, one per configuration)', async () => {
     const tasks = tasksInSuite('base').map((t) => t.name);
-    const report = await evaluate({ policy: 'expert', tasks, episodesPerTask: 24, seed: 2024, workers: 2 });
+    // The expert does not look at images.
+    const report = await evaluate({ policy: 'expert', tasks, episodesPerTask: 24, seed: 2024, workers: 2, render: false });
+    expect(report.images).toBeNull();
     for (const name of tasks) {
       const t = report.tasks[name]!;
       expect(t.successes, `${name}: ${t.successes}/24`).toBeGreaterThanOrEqual(23);

@@ -11,7 +11,8 @@ import type { Vec3 } from '../lib/util/math3d.js';
 
 let env: TabletopEnv;
 beforeAll(async () => {
-  env = await TabletopEnv.create({ jitter: { position: 0, yaw: 0 } });
+  // Physics only: no observation images (tabletop-images.test.ts covers those).
+  env = await TabletopEnv.create({ jitter: { position: 0, yaw: 0 }, images: false });
 });
 afterAll(() => env.dispose());
 

@@ -1,5 +1,7 @@
 // Parallel rollouts: determinism across worker counts, the batched policy and renderer hooks,
-// and failures that must be reported (bad actions, a worker that dies).
+// and failures that must be reported (bad actions, a worker that dies). The native images
+// rollouts draw by default are checked against single-environment rendering in
+// tabletop-images.test.ts.
 import { Worker } from 'node:worker_threads';
 
 import { describe, expect, it } from 'vitest';
@@ -39,8 +41,10 @@ describe('rollouts', () => {
   it('gives identical episodes whatever the number of workers and environments', async () => {
     const a = recorder();
     const b = recorder();
-    const one = await runRollouts({ policy: 'expert', episodes: plans, workers: 1, envsPerWorker: 1, onTransition: a.onTransition });
-    const two = await runRollouts({ policy: 'expert', episodes: plans, workers: 2, envsPerWorker: 3, onTransition: b.onTransition });
+    // Trajectories only: no images needed.
+    const one = await runRollouts({ policy: 'expert', episodes: plans, workers: 1, envsPerWorker: 1, onTransition: a.onTransition, render: false });
+    const two = await runRollouts({ policy: 'expert', episodes: plans, workers: 2, envsPerWorker: 3, onTransition: b.onTransition, render: false });
+    expect(one.images).toBeNull();
     expect(two.workers).toBe(2);
     expect(two.envs).toBe(6);
     expect(one.envSteps).toBe(8 * 60);
@@ -48,7 +52,7 @@ describe('rollouts', () => {
     expect(a.traces.size).toBe(8);
     for (const [key, trace] of a.traces) expect(b.traces.get(key), key).toEqual(trace);
     // And the same as running the environment in this thread.
-    const env = await TabletopEnv.create();
+    const env = await TabletopEnv.create({ images: false });
     const p = plans[5]!;
     env.reset(p);
     const expert = new ScriptedExpert(p.seed);
@@ -64,14 +68,16 @@ describe('rollouts', () => {
     env.dispose();
   }, 180_000);
 
-  it('feeds a batched policy every observation and applies its actions', async () => {
+  it('feeds a batched policy every observation, with its 64x64 image, and applies its actions', async () => {
     const batches: number[] = [];
     const result = await runRollouts({
       policy: async (obs, ctx) => {
         batches.push(obs.length);
         expect(ctx.episodes).toHaveLength(obs.length);
         for (const o of obs) {
-          expect(o.image).toBeNull();
+          expect(o.image!.width).toBe(64);
+          expect(o.image!.height).toBe(64);
+          expect(o.image!.data.length).toBe(64 * 64 * 3);
           expect(o.state).toBeInstanceOf(Float32Array);
           expect(o.instruction).toMatch(/^(put the carrot on the plate|stack the green cube on the yellow cube)$/);
         }
@@ -85,6 +91,7 @@ describe('rollouts', () => {
     });
     expect(batches[0]).toBe(3);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(15);
+    expect(result.images).toEqual({ width: 64, height: 64 });
     for (const e of result.episodes) {
       expect(e.outcome.steps).toBe(5);
       expect(e.outcome.clippedSteps).toBe(5);
@@ -117,6 +124,11 @@ describe('rollouts', () => {
     expect(seen).toHaveLength(6);
     // One distractor: more geoms than the bare carrot-on-plate scene.
     for (const s of seen) expect(s).toEqual({ count: 8 * 6 * 3, first: calls[0]![0]!.geoms.count });
+    // A renderer that returns the wrong number of bytes is named.
+    await expect(
+      runRollouts({ policy: (obs) => obs.map(() => [0, 0, 0, 0, 0, 0, 1]), render: async () => new Uint8Array(5), episodes: plans.slice(0, 1), workers: 1 }),
+    ).rejects.toThrow(/the renderer returned 5 bytes; expected 1 x 64 x 64 x 3 = 12288 bytes/);
+    await expect(runRollouts({ policy: 'expert', episodes: plans, imageSize: { width: 64, height: 0 } })).rejects.toThrow(/imageSize\.height must be an integer in \[1, 4096\], got 0/);
   });
 
   it('rejects bad policy output with an error naming the episode and index', async () => {

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { nativeRenderer } from '../lib/cli/main.js';
 import { runCli } from '../lib/cli/main.js';
 import { Policy } from '../lib/index.js';
 import { evaluate } from '../lib/tabletop/eval.js';
@@ -26,7 +25,7 @@ beforeAll(async () => {
   const out: string[] = [];
   const code = await runCli(
     ['collect-demos', '--tasks', 'carrot-on-plate,stack-cube', '--episodes', '2', '--out', data, '--width', '16', '--height', '16', '--workers', '1'],
-    { io: { stdout: (s) => out.push(s), stderr: (s) => out.push(s) }, renderer: nativeRenderer },
+    { io: { stdout: (s) => out.push(s), stderr: (s) => out.push(s) }, renderer: 'native' },
   );
   expect(code, out.join('')).toBe(0);
 }, 120_000);
@@ -122,7 +121,7 @@ describe('policy controller', () => {
     const ckpt = join(dir, 'a.safetensors');
     const controller = loadController(ckpt, { executeSteps: 2 });
     expect(controller.policy.config.image_size).toBe(16);
-    const common = { tasks: ['carrot-on-plate'], shift: 'source', seed: 0, imageSize: { width: 16, height: 16 }, render: nativeRenderer } as const;
+    const common = { tasks: ['carrot-on-plate'], shift: 'source', seed: 0, imageSize: { width: 16, height: 16 } } as const;
     const record = (into: Map<string, number[]>) => (t: { episode: { episodeIndex: number }; step: number; action: Float64Array }) => {
       into.set(`${t.episode.episodeIndex}/${t.step}`, Array.from(t.action));
     };

@@ -1,12 +1,12 @@
 /**
- * What CLI commands share: where output goes, the optional batched renderer (attached by
- * main.ts once the native renderer is available), and option validation with zod that turns
- * every problem into a one-line error naming the option.
+ * What CLI commands share: where output goes, how observation images are drawn (the native
+ * renderer unless a caller, e.g. a test, injects another), and option validation with zod that
+ * turns every problem into a one-line error naming the option.
  */
 import { z } from 'zod';
 
 import { ArgumentError } from '../errors.js';
-import type { BatchRenderer } from '../tabletop/rollout.js';
+import type { BatchRenderer } from '../tabletop/observation-images.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -15,17 +15,26 @@ export interface CliIo {
 
 export interface CliContext {
   io: CliIo;
-  /** The batched renderer for observation images; absent: commands run without images. */
-  renderer?: BatchRenderer;
+  /**
+   * How commands draw observation images: 'native' (the default: the native renderer, inside
+   * the rollout workers) or a BatchRenderer (called on the main thread; tests inject doubles).
+   * Commands skip images altogether with --no-images.
+   */
+  renderer?: 'native' | BatchRenderer;
 }
 
-/** An integer option given as text (commander passes strings), at least `min`. */
-export function intOption(min: number) {
+/** Text for outputs: the image size, or that images are off. */
+export function describeImages(images: { width: number; height: number } | null): string {
+  return images ? `${images.width}x${images.height} images` : 'images off (--no-images)';
+}
+
+/** An integer option given as text (commander passes strings), at least `min` (and at most `max`). */
+export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
   return z.string().transform((s, ctx) => {
     const t = s.trim();
     const n = /^[0-9]+$/.test(t) ? Number(t) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) {
-      ctx.addIssue({ code: 'custom', message: `must be an integer >= ${min}, got '${s}'` });
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}, got '${s}'` : `must be an integer in [${min}, ${max}], got '${s}'` });
       return z.NEVER;
     }
     return n;

@@ -9,18 +9,15 @@ import { fileURLToPath } from 'node:url';
 
 import { Command, CommanderError } from 'commander';
 
-import { renderScenesAsync } from '../render/renderer.js';
-import type { BatchRenderer } from '../tabletop/rollout.js';
 import { registerCollectDemos } from './commands/collect-demos.js';
+import { registerCompare } from './commands/compare.js';
 import { registerEval } from './commands/eval.js';
 import { registerInfo } from './commands/info.js';
+import { registerRender } from './commands/render.js';
 import { registerTrain } from './commands/train.js';
 import type { CliContext } from './context.js';
 
-const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCollectDemos, registerTrain];
-
-/** Observation images from the native batched renderer. */
-export const nativeRenderer: BatchRenderer = async (scenes, opts) => (await renderScenesAsync(scenes, opts)).data;
+const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCompare, registerCollectDemos, registerRender, registerTrain];
 
 /** The program with every command registered; output goes through `ctx.io`. */
 export function buildProgram(ctx: CliContext): Command {
@@ -75,7 +72,7 @@ function isMain(): boolean {
 if (isMain()) {
   const ctx: CliContext = {
     io: { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
-    renderer: nativeRenderer,
+    renderer: 'native',
   };
   process.exitCode = await runCli(process.argv.slice(2), ctx);
 }

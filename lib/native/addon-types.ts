@@ -107,6 +107,8 @@ export interface NativeRenderOptions {
   height: number;
   /** Samples per pixel side (1 to 8); default 1. */
   supersample?: number | undefined;
+  /** false: draw on the calling thread only; default true (the global thread pool). */
+  threadPool?: boolean | undefined;
   /** Uint8Array of B * H * W * 3 bytes to draw into (returned); a new one when absent. */
   out?: Uint8Array | undefined;
 }

@@ -53,6 +53,12 @@ export interface RenderOptions {
   height: number;
   /** Samples per pixel side for antialiasing (1 to 8; 2 means 2x2 samples). Default 1. */
   supersample?: number;
+  /**
+   * Default true: the work is spread over the global thread pool. false: the calling thread
+   * draws the whole batch (no hand-offs or spin-waits), for callers that already run one
+   * renderer per thread, e.g. worker threads that each draw their own batches. Same bytes.
+   */
+  threadPool?: boolean;
   /** A Uint8Array of B * H * W * 3 bytes to draw into instead of allocating one. */
   out?: Uint8Array;
 }

@@ -18,19 +18,24 @@
  * State (Float32Array, 4): end-effector x, y, z (meters, world frame) and the gripper opening
  * (meters between the pads, 0 .. 0.09).
  *
- * Observations carry no image (`image: null`): images come from the renderer, which rollouts
- * call on the scenes (`env.scene()`) of all environments at once.
+ * Images: by default every observation carries a 64x64 RGB image of the scene from the domain's
+ * camera (`DEFAULT_IMAGE_SIZE`, observation-images.ts), drawn by the native renderer in this
+ * thread; `images: { width, height }` picks another size and `images: false` turns them off
+ * (`image: null`, physics only). Rollouts turn them off in their environments and draw all
+ * environments of a worker in one batched call instead (`liveScene()`).
  *
  * @example
  * ```ts
  * const env = await TabletopEnv.create({ shift: 'camera+friction' });
  * let obs = env.reset({ task: 'carrot-on-plate', configuration: 0, seed: 1 });
+ * obs.image; // { width: 64, height: 64, data: Uint8Array(64 * 64 * 3) }
  * while (true) {
  *   const r = env.step([0, 0, -0.01, 0, 0, 0, 1]);
  *   if (r.done) break;
  * }
  * env.outcome().success;
  * env.dispose();
+ * const physicsOnly = await TabletopEnv.create({ images: false }); // observations without images
  * ```
  */
 import { ArgumentError, RangeValueError } from '../errors.js';
@@ -43,20 +48,16 @@ import { MetricsTracker, type EpisodeOutcome, type WorldSnapshot } from './metri
 import { loadMujoco, type MujocoModule } from './mujoco.js';
 import type { ObjectInstance } from './objects.js';
 import { EE_OFFSET, HOME_EE } from './robot.js';
-import { SceneTemplate, extractScene } from './scene-extract.js';
+import { checkImageSize, DEFAULT_IMAGE_SIZE, ObservationRenderer, type ImageSize, type RgbImage } from './observation-images.js';
+import { SceneTemplate } from './scene-extract.js';
 import { parseShift, resolveDomain, type Domain, type Shift } from './shifts.js';
 import { CONFIGURATIONS_PER_TASK, DEFAULT_EPISODE_CAPS, episodeCap, getTask, type EpisodeCaps, type TaskSpec } from './tasks.js';
 import { contactKey, DEFAULT_PHYSICS, travelForCommand, World, type WorldSpec } from './world.js';
 
-/** An RGB image, row 0 at the top, H*W*3 bytes. */
-export interface RgbImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
+export type { RgbImage } from './observation-images.js';
 
 export interface Observation {
-  /** Filled by the renderer in rollouts; null when running without one. */
+  /** The camera image (64x64 RGB by default, observation-images.ts); null with images off. */
   image: RgbImage | null;
   instruction: string;
   /** [ee x, ee y, ee z, gripper opening], meters. */
@@ -105,6 +106,8 @@ export interface EnvOptions {
   jitter?: PlacementJitter;
   /** MuJoCo island sleeping (default true). */
   sleep?: boolean;
+  /** Observation image size (default DEFAULT_IMAGE_SIZE, 64x64), or false for no images. */
+  images?: ImageSize | false;
 }
 
 /** Workspace bounds of the end-effector target, meters. */
@@ -117,6 +120,13 @@ export const MAX_TILT = 0.6;
 const SETTLE_SECONDS = 0.3;
 /** Worlds kept compiled per environment (distinct object sets). */
 const WORLD_CACHE_SIZE = 6;
+
+/** A compiled world with its scene template and its live scene. */
+interface WorldEntry {
+  world: World;
+  template: SceneTemplate;
+  live: Scene;
+}
 
 /** Everything the scripted expert may read (never given to a learned policy). */
 export interface PrivilegedState {
@@ -164,6 +174,8 @@ export interface ResolvedEnvOptions {
   caps: EpisodeCaps;
   jitter: PlacementJitter;
   sleep: boolean;
+  /** null: no images. */
+  images: ImageSize | null;
 }
 
 /** Validates environment options (errors name the field) and fills in the defaults. */
@@ -181,7 +193,8 @@ export function resolveEnvOptions(opts: EnvOptions = {}): ResolvedEnvOptions {
     throw new RangeValueError('VLA_VALUE', `jitter must have position in [0, 0.01] m and yaw in [0, 0.2] rad, got ${JSON.stringify(jitter)}`);
   }
   if (opts.sleep !== undefined && typeof opts.sleep !== 'boolean') throw new ArgumentError('VLA_ARGUMENT', `sleep must be a boolean, got ${String(opts.sleep)}`);
-  return { domain, controlHz, physicsHz, caps, jitter, sleep: opts.sleep ?? DEFAULT_PHYSICS.sleep };
+  const images = opts.images === false ? null : checkImageSize(opts.images ?? DEFAULT_IMAGE_SIZE, 'images');
+  return { domain, controlHz, physicsHz, caps, jitter, sleep: opts.sleep ?? DEFAULT_PHYSICS.sleep, images };
 }
 
 export class TabletopEnv {
@@ -192,10 +205,14 @@ export class TabletopEnv {
   readonly caps: EpisodeCaps;
   private readonly jitter: PlacementJitter;
   private readonly sleep: boolean;
-  private readonly worlds = new Map<string, { world: World; template: SceneTemplate }>();
+  /** Draws this environment's observation images; undefined with images off. */
+  private readonly renderer: ObservationRenderer | undefined;
+  private readonly worlds = new Map<string, WorldEntry>();
 
   private world: World | undefined;
   private template: SceneTemplate | undefined;
+  /** The current world's scene, updated in place by liveScene(). */
+  private live: Scene | undefined;
   private task: TaskSpec | undefined;
   private layout: EpisodeLayout | undefined;
   private metrics: MetricsTracker | undefined;
@@ -224,6 +241,12 @@ export class TabletopEnv {
     this.caps = o.caps;
     this.jitter = o.jitter;
     this.sleep = o.sleep;
+    this.renderer = o.images ? new ObservationRenderer(o.images) : undefined;
+  }
+
+  /** The size of observation images; null with images off. */
+  get imageSize(): ImageSize | null {
+    return this.renderer ? { ...this.renderer.size } : null;
   }
 
   /** An environment in this thread (loads MuJoCo on first use). */
@@ -250,7 +273,7 @@ export class TabletopEnv {
     return this.layout?.distractors ?? 0;
   }
 
-  private worldFor(objects: readonly ObjectInstance[]): { world: World; template: SceneTemplate } {
+  private worldFor(objects: readonly ObjectInstance[]): WorldEntry {
     const spec: WorldSpec = {
       objects,
       embodiment: this.domain.embodiment,
@@ -265,10 +288,13 @@ export class TabletopEnv {
       return entry;
     }
     const world = World.create(this.mj, spec);
-    entry = { world, template: new SceneTemplate(world, this.domain) };
+    const template = new SceneTemplate(world, this.domain);
+    const d = this.domain;
+    const live: Scene = { geoms: template.allocate(), camera: structuredClone(d.camera), lighting: structuredClone(d.lighting), background: [...d.background] };
+    entry = { world, template, live };
     this.worlds.set(key, entry);
     if (this.worlds.size > WORLD_CACHE_SIZE) {
-      const [oldKey, old] = this.worlds.entries().next().value as [string, { world: World }];
+      const [oldKey, old] = this.worlds.entries().next().value as [string, WorldEntry];
       this.worlds.delete(oldKey);
       old.world.dispose();
     }
@@ -285,9 +311,10 @@ export class TabletopEnv {
     }
     checkSeed(episode.seed, 'seed');
     const layout = episodeLayout(task, c, this.domain.distractors, episode.seed, this.jitter);
-    const { world, template } = this.worldFor(layout.objects);
+    const { world, template, live } = this.worldFor(layout.objects);
     this.world = world;
     this.template = template;
+    this.live = live;
     this.task = task;
     this.layout = layout;
     this.episode = { ...episode };
@@ -394,18 +421,36 @@ export class TabletopEnv {
   private observe(): Observation {
     const world = this.world!;
     const ee = world.eePos();
+    let image: RgbImage | null = null;
+    if (this.renderer) image = this.renderer.split(this.renderer.render([this.liveScene()]), 1)[0]!;
     return {
-      image: null,
+      image,
       instruction: this.task!.instruction,
       state: Float32Array.from([ee[0], ee[1], ee[2], world.gripperOpening()]),
       embodimentId: this.domain.embodiment.id,
     };
   }
 
-  /** The scene to render now (see scene-extract.ts). */
+  /** The scene to render now (see scene-extract.ts), in fresh arrays the caller may keep. */
   scene(): Scene {
     const { world } = this.require();
-    return extractScene(world, this.domain, this.template);
+    const live = this.live!;
+    return {
+      geoms: this.template!.geoms(world),
+      camera: structuredClone(live.camera),
+      lighting: structuredClone(live.lighting),
+      background: [...live.background],
+    };
+  }
+
+  /**
+   * The scene to render now, in arrays this environment owns and overwrites at the next call
+   * (no allocation): for renderers that copy it at once (packScenes, postMessage).
+   */
+  liveScene(): Scene {
+    const { world } = this.require();
+    this.template!.update(world, this.live!.geoms);
+    return this.live!;
   }
 
   /** The episode's outcome so far (final once `done`). */

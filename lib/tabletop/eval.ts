@@ -16,7 +16,8 @@
 import { ArgumentError } from '../errors.js';
 import { mcnemarExact, wilsonInterval } from '../util/stats.js';
 import { checkSeed } from '../util/random.js';
-import { planEpisodes, runRollouts, type BatchPolicy, type BatchRenderer, type RolloutOptions, type WorkerEnvOptions } from './rollout.js';
+import type { ImageSize } from './observation-images.js';
+import { planEpisodes, runRollouts, type BatchPolicy, type ImageRendering, type RolloutOptions, type WorkerEnvOptions } from './rollout.js';
 import { embodimentIdOf, parseShift } from './shifts.js';
 
 export interface EvalOptions {
@@ -32,8 +33,10 @@ export interface EvalOptions {
   shiftSeed?: number;
   workers?: number;
   envsPerWorker?: number;
-  render?: BatchRenderer;
-  imageSize?: { width: number; height: number };
+  /** Observation images: 'native' (default, 64x64), a BatchRenderer, or false (none). */
+  render?: ImageRendering;
+  /** Default DEFAULT_IMAGE_SIZE (64 x 64). */
+  imageSize?: ImageSize;
   expertNoise?: number;
   /** Other environment options (rates, caps, jitter). */
   env?: Omit<WorkerEnvOptions, 'shift' | 'shiftSeed'>;
@@ -88,6 +91,8 @@ export interface EvalReport {
   /** Wall time, seconds, and the part spent starting workers. */
   seconds: number;
   startupSeconds: number;
+  /** The observation image size; null when the evaluation ran without images. */
+  images: ImageSize | null;
   /** Every episode, for paired comparisons. */
   episodes: EpisodeRecord[];
 }
@@ -109,7 +114,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     env: { ...opts.env, shift: shift.text, shiftSeed },
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.envsPerWorker !== undefined ? { envsPerWorker: opts.envsPerWorker } : {}),
-    ...(opts.render ? { render: opts.render } : {}),
+    ...(opts.render !== undefined ? { render: opts.render } : {}),
     ...(opts.imageSize ? { imageSize: opts.imageSize } : {}),
     ...(opts.expertNoise !== undefined ? { expertNoise: opts.expertNoise } : {}),
     ...(opts.onEpisode ? { onEpisode: opts.onEpisode } : {}),
@@ -154,6 +159,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalReport> {
     envStepsPerSecond: result.envStepsPerSecond,
     seconds: result.seconds,
     startupSeconds: result.startupSeconds,
+    images: result.images,
     episodes: records,
   };
 }
@@ -198,17 +204,29 @@ export function flipRow(base: readonly boolean[], post: readonly boolean[]): Fli
 }
 
 /**
- * The paired comparison of two evaluations of the same episodes (same tasks, seeds, shift):
- * TTT-VLA's flip table per task and overall, with McNemar p-values.
+ * The paired comparison of two evaluations of the same episodes (the same task, episode index,
+ * configuration and seed in both, each once): TTT-VLA's flip table per task and overall, with
+ * McNemar p-values. Anything else is refused with an ArgumentError naming an unmatched episode.
  */
 export function comparePaired(base: Pick<EvalReport, 'episodes'>, post: Pick<EvalReport, 'episodes'>): PairedComparison {
-  const key = (e: EpisodeRecord): string => `${e.task}#${e.episodeIndex}@${e.seed}`;
-  const postByKey = new Map(post.episodes.map((e) => [key(e), e]));
-  if (postByKey.size !== base.episodes.length || base.episodes.some((e) => !postByKey.has(key(e)))) {
-    const missing = base.episodes.find((e) => !postByKey.has(key(e)));
+  const key = (e: EpisodeRecord): string => `${e.task}#${e.episodeIndex} (configuration ${e.configuration}, seed ${e.seed})`;
+  const index = (episodes: readonly EpisodeRecord[], which: string): Map<string, EpisodeRecord> => {
+    const m = new Map<string, EpisodeRecord>();
+    for (const e of episodes) {
+      if (m.has(key(e))) throw new ArgumentError('VLA_ARGUMENT', `the ${which} evaluation lists episode ${key(e)} twice`);
+      m.set(key(e), e);
+    }
+    return m;
+  };
+  const baseByKey = index(base.episodes, 'first');
+  const postByKey = index(post.episodes, 'second');
+  const missingFromPost = base.episodes.find((e) => !postByKey.has(key(e)));
+  const missingFromBase = post.episodes.find((e) => !baseByKey.has(key(e)));
+  if (missingFromPost || missingFromBase) {
+    const where = missingFromPost ? `${key(missingFromPost)} is missing from the second` : `${key(missingFromBase!)} is missing from the first`;
     throw new ArgumentError(
       'VLA_ARGUMENT',
-      `the two evaluations do not cover the same episodes (${base.episodes.length} vs ${post.episodes.length}${missing ? `; ${key(missing)} is missing from the second` : ''}); run both with the same tasks, episodes and seed`,
+      `the two evaluations do not cover the same episodes (${base.episodes.length} vs ${post.episodes.length}; ${where}); run both with the same tasks, episodes and seed`,
     );
   }
   const tasks: Record<string, FlipRow> = {};

@@ -8,6 +8,8 @@
  *   shifts.ts      domain shifts (visual, dynamics, embodiments.ts)
  *   actions.ts     the 7-d action convention; env.ts the environment; metrics.ts success checks
  *   scene-extract.ts  MuJoCo state -> the renderer's Scene (lib/render/scene.ts)
+ *   observation-images.ts  the image size (64x64 by default) and batched native drawing
+ *   pictures.ts    contact sheets and rollout frames for people (vla-ttt render)
  *   expert.ts      the scripted expert
  *   rollout.ts     parallel rollouts on worker threads (worker-main.ts, worker-protocol.ts)
  *   eval.ts        the evaluation protocol and paired comparisons; dataset.ts demonstrations
@@ -33,10 +35,14 @@ export { SHIFT_PRESETS, SOURCE_SHIFT, embodimentIdOf, parseShift, resolveDomain 
 export type { Domain, Shift, ShiftComponent, ShiftPreset } from './shifts.js';
 export type { EpisodeOutcome, StageOutcome } from './metrics.js';
 export { SceneTemplate, extractScene } from './scene-extract.js';
+export { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE, ObservationRenderer, checkImageSize, nativeBatchRenderer } from './observation-images.js';
+export type { ImageSize } from './observation-images.js';
+export { episodePlan, expertRollout, startFrames } from './pictures.js';
+export type { ExpertRollout, PictureOptions } from './pictures.js';
 export { ScriptedExpert } from './expert.js';
 export type { ExpertOptions } from './expert.js';
 export { RolloutWorkerError, defaultWorkers, planEpisodes, runRollouts } from './rollout.js';
-export type { BatchPolicy, BatchRenderer, EpisodePlan, EpisodeResult, PolicyContext, RolloutOptions, RolloutResult, Transition } from './rollout.js';
+export type { BatchPolicy, BatchRenderer, EpisodePlan, EpisodeResult, ImageRendering, PolicyContext, RolloutOptions, RolloutResult, Transition } from './rollout.js';
 export { comparePaired, evaluate, flipRow } from './eval.js';
 export type { EpisodeRecord, EvalOptions, EvalReport, FlipRow, PairedComparison, TaskPartial, TaskReport } from './eval.js';
 export { DatasetFormatError, DatasetReader, DatasetWriter } from './dataset.js';

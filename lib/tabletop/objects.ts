@@ -136,13 +136,14 @@ export const OBJECTS: Record<ObjectKind, ObjectSpec> = {
   basket: {
     kind: 'basket',
     noun: 'basket',
+    // Pale straw, not wood brown: at 64x64 a basket the table's color was hard to tell apart.
     geoms: [
-      { type: 'box', size: [0.085, 0.065, 0.004], pos: [0, 0, 0.004], rgba: srgbHex('#a0743f'), density: 500 },
+      { type: 'box', size: [0.085, 0.065, 0.004], pos: [0, 0, 0.004], rgba: srgbHex('#cfa95e'), density: 500 },
       // Walls stand on the floor board (not on the table): fewer table contacts to solve.
-      { type: 'box', size: [0.004, 0.065, 0.021], pos: [0.081, 0, 0.029], rgba: srgbHex('#b4864c'), density: 500 },
-      { type: 'box', size: [0.004, 0.065, 0.021], pos: [-0.081, 0, 0.029], rgba: srgbHex('#b4864c'), density: 500 },
-      { type: 'box', size: [0.077, 0.004, 0.021], pos: [0, 0.061, 0.029], rgba: srgbHex('#b4864c'), density: 500 },
-      { type: 'box', size: [0.077, 0.004, 0.021], pos: [0, -0.061, 0.029], rgba: srgbHex('#b4864c'), density: 500 },
+      { type: 'box', size: [0.004, 0.065, 0.021], pos: [0.081, 0, 0.029], rgba: srgbHex('#e3c680'), density: 500 },
+      { type: 'box', size: [0.004, 0.065, 0.021], pos: [-0.081, 0, 0.029], rgba: srgbHex('#e3c680'), density: 500 },
+      { type: 'box', size: [0.077, 0.004, 0.021], pos: [0, 0.061, 0.029], rgba: srgbHex('#e3c680'), density: 500 },
+      { type: 'box', size: [0.077, 0.004, 0.021], pos: [0, -0.061, 0.029], rgba: srgbHex('#e3c680'), density: 500 },
     ],
     restZ: 0,
     footprint: 0.107,

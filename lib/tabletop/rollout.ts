@@ -4,9 +4,16 @@
  * observation at once, and a batched renderer draws every scene in one call.
  *
  * Each round: every environment either starts its next episode or takes an action; the workers
- * return observations (and scenes when a renderer is given); the coordinator renders the scenes
- * into the observations' images, asks the policy for the next actions, and starts the next
- * round. Episodes are independent and seeded from (base seed, task, episode index)
+ * return observations with their images; the coordinator asks the policy for the next actions
+ * and starts the next round.
+ *
+ * Images (64x64 RGB by default, `DEFAULT_IMAGE_SIZE`): with `render: 'native'` (the default)
+ * each worker draws all of its environments that need an action in one batched native call,
+ * reusing its packed scene buffers, and transfers the pixels to the coordinator in one buffer
+ * (images are views into it). With as many workers as CPUs or more, each worker draws on its own
+ * thread; with fewer, the draws also use the native thread pool. With a BatchRenderer function the workers send their scenes and
+ * the coordinator draws every scene of the round in one call (custom renderers, test doubles).
+ * With `render: false` observations have `image: null` (fastest, e.g. for the scripted expert). Episodes are independent and seeded from (base seed, task, episode index)
  * (`planEpisodes`), so results do not depend on the number of workers or environments, nor on
  * which environment runs which episode.
  *
@@ -17,7 +24,8 @@
  * @example
  * ```ts
  * const episodes = planEpisodes(['carrot-on-plate'], 24, 7);
- * const result = await runRollouts({ policy: 'expert', episodes, workers: 2 });
+ * const result = await runRollouts({ policy: 'expert', episodes, workers: 2 });   // 64x64 images
+ * const fast = await runRollouts({ policy: 'expert', episodes, render: false });   // no images
  * result.episodes[0].outcome.success;
  * result.envStepsPerSecond;
  * ```
@@ -29,18 +37,22 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 import { ArgumentError, RangeValueError, VlaError } from '../errors.js';
-import type { Scene } from '../render/scene.js';
 import { checkSeed, deriveSeed } from '../util/random.js';
 import { clipAction } from './actions.js';
 import { resolveEnvOptions, type Observation, type StepInfo } from './env.js';
 import type { EpisodeOutcome } from './metrics.js';
+import { checkImageSize, DEFAULT_IMAGE_SIZE, type BatchRenderer, type ImageSize } from './observation-images.js';
 import { CONFIGURATIONS_PER_TASK, getTask } from './tasks.js';
-import type { EpisodePlan, RoundItem, SlotResult, WorkerEnvOptions, WorkerRequest, WorkerResponse } from './worker-protocol.js';
+import type { EpisodePlan, RoundItem, SlotResult, WorkerEnvOptions, WorkerImages, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
 export type { EpisodePlan, WorkerEnvOptions } from './worker-protocol.js';
+export type { BatchRenderer } from './observation-images.js';
 
-/** The batched renderer (the native renderer's entry point): B scenes in, B*H*W*3 bytes out. */
-export type BatchRenderer = (scenes: Scene[], opts: { width: number; height: number }) => Promise<Uint8Array>;
+/**
+ * How rollouts draw observation images: 'native' (each worker, one batched call per round), a
+ * BatchRenderer (the coordinator, one call per round), or false (no images).
+ */
+export type ImageRendering = 'native' | BatchRenderer | false;
 
 /** Which episode, and which step of it, each observation of a batch belongs to. */
 export interface PolicyContext {
@@ -77,10 +89,10 @@ export interface RolloutOptions {
   workers?: number;
   /** Environments per worker (default 4). */
   envsPerWorker?: number;
-  /** Renders observation images; without it observations have `image: null`. */
-  render?: BatchRenderer;
-  /** Image size for the renderer (default 224 x 224). */
-  imageSize?: { width: number; height: number };
+  /** How observation images are drawn (see the module comment); default 'native'. */
+  render?: ImageRendering;
+  /** Observation image size (default DEFAULT_IMAGE_SIZE, 64 x 64). */
+  imageSize?: ImageSize;
   /** Noise scale of the scripted expert (default 1). */
   expertNoise?: number;
   /** Called for every control step, in order within each episode. */
@@ -103,6 +115,8 @@ export interface RolloutResult {
   envStepsPerSecond: number;
   workers: number;
   envs: number;
+  /** The observation image size; null when rendering was off. */
+  images: ImageSize | null;
 }
 
 /** A worker died or failed; names the episodes it was running. */
@@ -215,9 +229,16 @@ function checkPositive(v: number | undefined, fallback: number, field: string): 
 export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> {
   const workers = checkPositive(opts.workers, defaultWorkers(), 'workers');
   const perWorker = checkPositive(opts.envsPerWorker, 4, 'envsPerWorker');
-  const imageSize = opts.imageSize ?? { width: 224, height: 224 };
-  checkPositive(imageSize.width, 224, 'imageSize.width');
-  checkPositive(imageSize.height, 224, 'imageSize.height');
+  const imageSize = checkImageSize(opts.imageSize ?? DEFAULT_IMAGE_SIZE, 'imageSize');
+  const render = opts.render ?? 'native';
+  if (render !== 'native' && render !== false && typeof render !== 'function') {
+    throw new ArgumentError('VLA_ARGUMENT', `render must be 'native', a batch renderer function or false, got ${String(render)}`);
+  }
+  // With a worker per CPU or more, each worker draws on its own thread: handing its batch to the
+  // shared native pool would only make the workers wait on each other.
+  const threadPool = Math.min(workers, opts.episodes.length) < availableParallelism();
+  const workerImages: WorkerImages = render === false ? { kind: 'none' } : render === 'native' ? { kind: 'native', ...imageSize, threadPool } : { kind: 'scenes' };
+  const images = render === false ? null : imageSize;
   // Bad environment options fail here, with the field named, not inside a worker.
   resolveEnvOptions(opts.env);
   const plans = opts.episodes.slice();
@@ -233,7 +254,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
   if (!Number.isFinite(expertNoise) || expertNoise < 0) throw new RangeValueError('VLA_VALUE', `expertNoise must be a finite number >= 0, got ${String(opts.expertNoise)}`);
   const started = performance.now();
   const results: EpisodeResult[] = [];
-  if (plans.length === 0) return { episodes: [], envSteps: 0, seconds: 0, startupSeconds: 0, envStepsPerSecond: 0, workers: 0, envs: 0 };
+  if (plans.length === 0) return { episodes: [], envSteps: 0, seconds: 0, startupSeconds: 0, envStepsPerSecond: 0, workers: 0, envs: 0, images };
 
   // No more workers or environments than episodes.
   const nWorkers = Math.min(workers, plans.length);
@@ -280,7 +301,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
     const slotsPerWorker = handles.map((_, w) => slots.filter((s) => s.worker === w).length);
     await Promise.all(
       handles.map((_, w) =>
-        ask(w, { type: 'init', slots: slotsPerWorker[w]!, env: opts.env ?? {}, expertNoise, scenes: opts.render !== undefined }),
+        ask(w, { type: 'init', slots: slotsPerWorker[w]!, env: opts.env ?? {}, expertNoise, images: workerImages }),
       ),
     );
     slots.forEach(assign);
@@ -326,16 +347,18 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
       }
       if (waiting.length === 0) continue;
 
-      // 3. Images for every observation that needs an action, in one renderer call.
-      if (opts.render) {
+      // 3. With a renderer function: images for every observation that needs an action, in
+      // one call. (Native images arrived with the observations.)
+      if (typeof render === 'function') {
         const scenes = waiting.map((x) => x.result.scene!);
-        const pixels = await opts.render(scenes, imageSize);
+        const pixels = await render(scenes, { ...imageSize });
         const frame = imageSize.width * imageSize.height * 3;
         if (!(pixels instanceof Uint8Array) || pixels.length !== frame * scenes.length) {
           throw new ArgumentError('VLA_ARGUMENT', `the renderer returned ${pixels instanceof Uint8Array ? `${pixels.length} bytes` : typeof pixels}; expected ${scenes.length} x ${imageSize.height} x ${imageSize.width} x 3 = ${frame * scenes.length} bytes`);
         }
+        // Views, not copies: the renderer's array belongs to this round's observations.
         waiting.forEach((x, i) => {
-          x.slot.lastObservation!.image = { width: imageSize.width, height: imageSize.height, data: pixels.slice(i * frame, (i + 1) * frame) };
+          x.slot.lastObservation!.image = { width: imageSize.width, height: imageSize.height, data: pixels.subarray(i * frame, (i + 1) * frame) };
         });
       }
 
@@ -367,5 +390,6 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
     envStepsPerSecond: envSteps / ((end - ready) / 1000),
     workers: nWorkers,
     envs: nSlots,
+    images,
   };
 }

@@ -47,10 +47,10 @@ export class SceneTemplate {
     this.staticGeoms = s;
   }
 
-  /** The geoms at the world's current state: fresh arrays the caller may keep. */
-  geoms(world: World): SceneGeoms {
+  /** Geoms with this template's static parts and room for the moving ones (see `update`). */
+  allocate(): SceneGeoms {
     const s = this.staticGeoms;
-    const out: SceneGeoms = {
+    return {
       count: s.count,
       type: s.type.slice(),
       size: s.size.slice(),
@@ -60,15 +60,26 @@ export class SceneTemplate {
       texture: s.texture.slice(),
       texParams: s.texParams.slice(),
     };
+  }
+
+  /** Writes the world's current geom poses into `geoms` (from `allocate()`), in place. */
+  update(world: World, geoms: SceneGeoms): SceneGeoms {
     const xpos = world.data.geom_xpos;
     const xmat = world.data.geom_xmat;
     const ids = this.geomIds;
+    const pos = geoms.pos;
+    const mat = geoms.mat;
     for (let i = 0; i < ids.length; i++) {
       const g = ids[i]!;
-      for (let k = 0; k < 3; k++) out.pos[i * 3 + k] = xpos[g * 3 + k]!;
-      for (let k = 0; k < 9; k++) out.mat[i * 9 + k] = xmat[g * 9 + k]!;
+      for (let k = 0; k < 3; k++) pos[i * 3 + k] = xpos[g * 3 + k]!;
+      for (let k = 0; k < 9; k++) mat[i * 9 + k] = xmat[g * 9 + k]!;
     }
-    return out;
+    return geoms;
+  }
+
+  /** The geoms at the world's current state: fresh arrays the caller may keep. */
+  geoms(world: World): SceneGeoms {
+    return this.update(world, this.allocate());
   }
 }
 

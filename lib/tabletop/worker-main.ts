@@ -1,12 +1,18 @@
 /**
  * Entry point of an environment worker thread: one MuJoCo instance (loaded here, never shared)
  * and a few environment slots, driven in rounds by the rollout coordinator (rollout.ts).
+ *
+ * With native images, each round ends with one batched render of every environment of this
+ * worker that needs an action: the live scenes (no allocation) are packed into the renderer's
+ * reused buffers and drawn into one new array, which is transferred (not copied) to the
+ * coordinator with the observations' images as views into it.
  */
 import { parentPort } from 'node:worker_threads';
 
 import { TabletopEnv } from './env.js';
 import { ScriptedExpert } from './expert.js';
-import type { InitRequest, RoundRequest, SlotResult, WorkerRequest, WorkerResponse } from './worker-protocol.js';
+import { ObservationRenderer } from './observation-images.js';
+import type { InitRequest, RoundRequest, SlotResult, WorkerImages, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-main.ts must run in a worker thread');
@@ -14,23 +20,28 @@ if (!port) throw new Error('worker-main.ts must run in a worker thread');
 let envs: TabletopEnv[] = [];
 let experts: (ScriptedExpert | undefined)[] = [];
 let expertNoise = 1;
-let withScenes = false;
+let images: WorkerImages = { kind: 'none' };
+let renderer: ObservationRenderer | undefined;
 
-function post(msg: WorkerResponse): void {
-  port!.postMessage(msg);
+function post(msg: WorkerResponse, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(msg, transfer);
 }
 
 async function init(req: InitRequest): Promise<void> {
   envs = [];
-  for (let i = 0; i < req.slots; i++) envs.push(await TabletopEnv.create(req.env));
+  // The environments draw nothing themselves: this worker draws them all at once.
+  for (let i = 0; i < req.slots; i++) envs.push(await TabletopEnv.create({ ...req.env, images: false }));
   experts = envs.map(() => undefined);
   expertNoise = req.expertNoise;
-  withScenes = req.scenes;
+  images = req.images;
+  renderer = images.kind === 'native' ? new ObservationRenderer({ width: images.width, height: images.height }, { threadPool: images.threadPool }) : undefined;
   post({ type: 'ready' });
 }
 
 function round(req: RoundRequest): void {
   const results: SlotResult[] = [];
+  // Results whose observation needs an image (every one that is not the episode's end).
+  const needImage: { result: SlotResult; env: TabletopEnv }[] = [];
   for (const item of req.items) {
     const env = envs[item.slot];
     if (!env) throw Object.assign(new Error(`no environment slot ${item.slot}`), { slot: item.slot });
@@ -38,23 +49,28 @@ function round(req: RoundRequest): void {
       if (item.reset) {
         const observation = env.reset({ task: item.reset.task, configuration: item.reset.configuration, seed: item.reset.seed });
         experts[item.slot] = new ScriptedExpert(item.reset.seed, { noise: expertNoise });
-        results.push({ slot: item.slot, observation, done: false, distractors: env.distractorsPlaced, ...(withScenes ? { scene: env.scene() } : {}) });
+        const result: SlotResult = { slot: item.slot, observation, done: false, distractors: env.distractorsPlaced };
+        results.push(result);
+        needImage.push({ result, env });
       } else {
         const action = item.action ?? experts[item.slot]!.act(env.privileged());
         const r = env.step(action);
-        results.push({
-          slot: item.slot,
-          observation: r.observation,
-          action: r.info.action,
-          info: r.info,
-          done: r.done,
-          ...(r.done ? { outcome: env.outcome() } : {}),
-          ...(withScenes && !r.done ? { scene: env.scene() } : {}),
-        });
+        const result: SlotResult = { slot: item.slot, observation: r.observation, action: r.info.action, info: r.info, done: r.done, ...(r.done ? { outcome: env.outcome() } : {}) };
+        results.push(result);
+        if (!r.done) needImage.push({ result, env });
       }
     } catch (e) {
       throw Object.assign(e instanceof Error ? e : new Error(String(e)), { slot: item.slot });
     }
+  }
+  if (images.kind === 'scenes') {
+    // postMessage copies the live scenes before the next round overwrites them.
+    for (const { result, env } of needImage) result.scene = env.liveScene();
+  } else if (renderer && needImage.length > 0) {
+    const pixels = renderer.render(needImage.map(({ env }) => env.liveScene()));
+    renderer.split(pixels, needImage.length).forEach((image, i) => (needImage[i]!.result.observation.image = image));
+    post({ type: 'round', results }, [pixels.buffer as ArrayBuffer]);
+    return;
   }
   post({ type: 'round', results });
 }

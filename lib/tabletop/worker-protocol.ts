@@ -17,8 +17,22 @@ export interface EpisodePlan {
   seed: number;
 }
 
-/** Environment options that can cross a thread boundary (the shift as text). */
-export type WorkerEnvOptions = Omit<EnvOptions, 'shift'> & { shift?: string };
+/**
+ * Environment options that can cross a thread boundary (the shift as text). Images are the
+ * rollout's business (RolloutOptions.render), not the environments'.
+ */
+export type WorkerEnvOptions = Omit<EnvOptions, 'shift' | 'images'> & { shift?: string };
+
+/**
+ * What a worker adds to each observation that needs an action: nothing; its scene (the
+ * coordinator draws every scene of a round); or its image, drawn in the worker with the native
+ * renderer, all of the worker's environments in one call.
+ */
+export type WorkerImages =
+  | { kind: 'none' }
+  | { kind: 'scenes' }
+  /** threadPool: draw with the native thread pool (false: on the worker's own thread only). */
+  | { kind: 'native'; width: number; height: number; threadPool: boolean };
 
 export interface InitRequest {
   type: 'init';
@@ -26,8 +40,7 @@ export interface InitRequest {
   env: WorkerEnvOptions;
   /** Scale of the scripted expert's noise (expert.ts). */
   expertNoise: number;
-  /** Return a Scene with every observation (a renderer is attached). */
-  scenes: boolean;
+  images: WorkerImages;
 }
 
 export interface RoundItem {
@@ -58,6 +71,10 @@ export interface SlotResult {
   distractors?: number;
 }
 
+/**
+ * With native images, a round's pixels travel in one transferred buffer and every image is a
+ * view into it.
+ */
 export type WorkerResponse =
   | { type: 'ready' }
   | { type: 'round'; results: SlotResult[] }

@@ -59,6 +59,9 @@ PreparedRender prepare(const Napi::CallbackInfo& info) {
   p.options.width = read_int_option(opts, "width", -1, 1, render::kMaxImageSide);
   p.options.height = read_int_option(opts, "height", -1, 1, render::kMaxImageSide);
   p.options.supersample = read_int_option(opts, "supersample", 1, 1, render::kMaxSupersample);
+  Napi::Value pool = opts.Get("threadPool");
+  if (!pool.IsUndefined() && !pool.IsBoolean()) fail(ErrorCode::kArgument, kFn, ": options.threadPool must be a boolean");
+  p.options.use_thread_pool = pool.IsUndefined() || pool.As<Napi::Boolean>().Value();
 
   Napi::Value offsets = batch.Get("geomOffsets");
   if (!offsets.IsTypedArray() || offsets.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)

@@ -208,9 +208,11 @@ void render_batch(const SceneBatchView& batch, const RenderOptions& options, uin
   if (out == nullptr) fail(ErrorCode::kArgument, "render: the output buffer is missing");
 
   std::vector<PreparedScene> scenes(static_cast<size_t>(num_scenes));
-  parallel_for(num_scenes, 4, [&](int64_t b0, int64_t b1) {
+  auto prepare = [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) prepare_scene(batch, b, options.width, options.height, &scenes[b]);
-  });
+  };
+  if (options.use_thread_pool) parallel_for(num_scenes, 4, prepare);
+  else prepare(0, num_scenes);
 
   // One task per (scene, block of rows), claimed one at a time: tens of microseconds each, so
   // threads that other processes delay hold up little of the batch.
@@ -223,7 +225,12 @@ void render_batch(const SceneBatchView& batch, const RenderOptions& options, uin
     int row1 = std::min(options.height, row0 + kBlockRows);
     render_block(scenes[b], row0, row1, options.supersample, options.cull, out + b * image_bytes, &candidates);
   };
-  global_pool().run(num_scenes * blocks_per_image, task);
+  const int64_t num_tasks = num_scenes * blocks_per_image;
+  if (options.use_thread_pool) {
+    global_pool().run(num_tasks, task);
+  } else {
+    for (int64_t t = 0; t < num_tasks; ++t) task(t);
+  }
 }
 
 }  // namespace vla::render

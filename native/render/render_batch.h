@@ -72,6 +72,10 @@ struct RenderOptions {
   // false tests every geom against every ray (no screen tiles, bounding spheres or shadow
   // grid): slow, the reference the tests compare the accelerated path with.
   bool cull = true;
+  // false: the calling thread draws the whole batch, no pool threads and no waiting on them. For
+  // callers that already run one renderer per thread (the tabletop's rollout workers), where
+  // sharing the pool only adds hand-offs and spin-waits between threads.
+  bool use_thread_pool = true;
 };
 
 // Bytes render_batch writes: B * H * W * 3.

@@ -94,10 +94,11 @@ struct Image {
 };
 
 inline std::vector<Image> render_scenes(const std::vector<TestScene>& scenes, int width, int height,
-                                        int supersample = 1, bool cull = true) {
+                                        int supersample = 1, bool cull = true, bool use_thread_pool = true) {
   PackedTestBatch packed(scenes);
   render::RenderOptions options;
   options.width = width, options.height = height, options.supersample = supersample, options.cull = cull;
+  options.use_thread_pool = use_thread_pool;
   std::vector<uint8_t> out(static_cast<size_t>(render::rendered_size(packed.view(), options)));
   render::render_batch(packed.view(), options, out.data());
   std::vector<Image> images;

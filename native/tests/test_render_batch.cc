@@ -59,10 +59,13 @@ VLA_TEST(render_batch, same_bytes_for_any_thread_count) {
   auto two = render_scenes(scenes, 72, 56, 2);
   set_num_threads(3);
   auto three = render_scenes(scenes, 72, 56, 2);
+  // Without the pool: the calling thread alone, while the pool has 3 threads.
+  auto alone = render_scenes(scenes, 72, 56, 2, true, false);
   set_num_threads(before);
   for (size_t b = 0; b < scenes.size(); ++b) {
     VLA_EXPECT(one[b].rgb == two[b].rgb) << "scene" << b << "1 vs 2 threads";
     VLA_EXPECT(one[b].rgb == three[b].rgb) << "scene" << b << "1 vs 3 threads";
+    VLA_EXPECT(one[b].rgb == alone[b].rgb) << "scene" << b << "1 thread vs no pool";
   }
 }
 

@@ -4,8 +4,9 @@
  *
  *   vla-ttt collect-demos --tasks base --episodes 50 --shift source --seed 0 --out demos/
  *
- * With a renderer attached (main.ts) every step has an RGB frame; without one the command says
- * so on stderr and the dataset records states and actions only (manifest `image: null`).
+ * Every step records its observation's RGB frame, 64x64 by default (--width/--height), drawn by
+ * the native renderer inside the rollout workers. With --no-images the dataset records states
+ * and actions only (manifest `image: null`) and the command says so.
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -13,10 +14,11 @@ import { z } from 'zod';
 import { ArgumentError } from '../../errors.js';
 import { DatasetWriter, STATE_DIM, type DemoEpisode } from '../../tabletop/dataset.js';
 import { ACTION_DIM } from '../../tabletop/actions.js';
+import { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE } from '../../tabletop/observation-images.js';
 import { defaultWorkers, planEpisodes, runRollouts, type EpisodePlan, type Transition } from '../../tabletop/rollout.js';
 import { embodimentIdOf, parseShift } from '../../tabletop/shifts.js';
-import { getTask, parseTaskList } from '../../tabletop/tasks.js';
-import { intOption, parseOptions, type CliContext } from '../context.js';
+import { DEFAULT_EPISODE_CAPS, episodeCap, getTask, parseTaskList } from '../../tabletop/tasks.js';
+import { describeImages, intOption, parseOptions, type CliContext } from '../context.js';
 
 const CollectOptions = z.object({
   tasks: z.string(),
@@ -27,8 +29,9 @@ const CollectOptions = z.object({
   out: z.string().min(1),
   workers: intOption(1),
   envsPerWorker: intOption(1),
-  width: intOption(8),
-  height: intOption(8),
+  width: intOption(1, MAX_IMAGE_SIDE),
+  height: intOption(1, MAX_IMAGE_SIDE),
+  images: z.boolean(),
   successesOnly: z.boolean().optional(),
 });
 
@@ -39,7 +42,7 @@ function episodeKey(e: EpisodePlan): string {
 export function registerCollectDemos(program: Command, ctx: CliContext): Command {
   return program
     .command('collect-demos')
-    .description('record scripted-expert demonstrations (state, action, image when a renderer is attached) into a dataset folder')
+    .description('record scripted-expert demonstrations (state, action and a 64x64 RGB frame per step) into a dataset folder')
     .requiredOption('--out <dir>', 'dataset folder to create (must not exist or be empty)')
     .option('--tasks <list>', 'comma-separated task names or suites (base, long, heldout, all)', 'base')
     .option('--episodes <n>', 'episodes per task', '50')
@@ -48,15 +51,16 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
     .option('--seed <n>', 'initial seed', '0')
     .option('--workers <n>', 'worker threads', String(defaultWorkers()))
     .option('--envs-per-worker <n>', 'environments per worker', '4')
-    .option('--width <n>', 'image width (with a renderer)', '224')
-    .option('--height <n>', 'image height (with a renderer)', '224')
+    .option('--width <n>', 'frame width', String(DEFAULT_IMAGE_SIZE.width))
+    .option('--height <n>', 'frame height', String(DEFAULT_IMAGE_SIZE.height))
+    .option('--no-images', 'record states and actions only (no frames)')
     .option('--successes-only', 'keep only successful episodes')
     .action(async (raw: unknown) => {
       const o = parseOptions(CollectOptions, raw);
       const tasks = parseTaskList(o.tasks);
       const shift = parseShift(o.shift);
-      const image = ctx.renderer ? { width: o.width, height: o.height } : null;
-      if (!ctx.renderer) ctx.io.stderr('collect-demos: no renderer is attached, so the dataset has no images (states and actions only)\n');
+      const image = o.images ? { width: o.width, height: o.height } : null;
+      const frameBytes = o.width * o.height * 3;
       const writer = await DatasetWriter.create(o.out, {
         tasks,
         shift: shift.text,
@@ -66,19 +70,23 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
         controlHz: 5,
         image,
       });
-      // Only the episodes in progress are buffered; each is written when it ends.
-      const buffers = new Map<string, { state: number[]; action: number[]; frames: Uint8Array[]; instruction: string; embodimentId: number }>();
+      // Only the episodes in progress are buffered; each is written when it ends. Frames are
+      // copied at once into the episode's own array (sized for its step cap), so the rollout's
+      // per-round image buffers are not kept alive.
+      const buffers = new Map<string, { state: number[]; action: number[]; frames: Uint8Array | null; instruction: string; embodimentId: number }>();
       const onTransition = (t: Transition): void => {
         let b = buffers.get(episodeKey(t.episode));
         if (!b) {
-          b = { state: [], action: [], frames: [], instruction: t.observation.instruction, embodimentId: t.observation.embodimentId };
+          const cap = episodeCap(getTask(t.episode.task), DEFAULT_EPISODE_CAPS);
+          b = { state: [], action: [], frames: image ? new Uint8Array(cap * frameBytes) : null, instruction: t.observation.instruction, embodimentId: t.observation.embodimentId };
           buffers.set(episodeKey(t.episode), b);
         }
         b.state.push(...t.observation.state);
         b.action.push(...t.action);
-        if (image) {
-          if (!t.observation.image) throw new ArgumentError('VLA_ARGUMENT', 'collect-demos: an observation came without its image');
-          b.frames.push(t.observation.image.data);
+        if (b.frames) {
+          const frame = t.observation.image;
+          if (!frame || frame.data.length !== frameBytes) throw new ArgumentError('VLA_ARGUMENT', `collect-demos: step ${t.step} of ${episodeKey(t.episode)} came without its ${o.width}x${o.height} frame`);
+          b.frames.set(frame.data, t.step * frameBytes);
         }
       };
       let kept = 0;
@@ -89,7 +97,8 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
         env: { shift: shift.text, shiftSeed: o.shiftSeed },
         workers: o.workers,
         envsPerWorker: o.envsPerWorker,
-        ...(ctx.renderer ? { render: ctx.renderer, imageSize: { width: o.width, height: o.height } } : {}),
+        render: image ? (ctx.renderer ?? 'native') : false,
+        imageSize: { width: o.width, height: o.height },
         onTransition,
         onEpisode: async (r) => {
           total++;
@@ -97,11 +106,7 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
           buffers.delete(episodeKey(r));
           if (o.successesOnly && !r.outcome.success) return;
           const steps = b.state.length / STATE_DIM;
-          let frames: Uint8Array | null = null;
-          if (image) {
-            frames = new Uint8Array(steps * image.width * image.height * 3);
-            b.frames.forEach((f, i) => frames!.set(f, i * f.length));
-          }
+          const frames = b.frames ? b.frames.subarray(0, steps * frameBytes) : null;
           const ep: DemoEpisode = {
             task: r.task,
             instruction: b.instruction || getTask(r.task).instruction,
@@ -123,7 +128,7 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
       await writer.close();
       const successes = result.episodes.filter((e) => e.outcome.success).length;
       ctx.io.stdout(
-        `wrote ${kept} episode(s) to ${o.out} (${successes}/${total} successful${o.successesOnly ? ', failures dropped' : ''}; ${image ? `${image.width}x${image.height} images` : 'no images'}); ` +
+        `wrote ${kept} episode(s) to ${o.out} (${successes}/${total} successful${o.successesOnly ? ', failures dropped' : ''}; ${describeImages(image)}); ` +
           `${result.envSteps} env steps at ${result.envStepsPerSecond.toFixed(0)} steps/s\n`,
       );
     });

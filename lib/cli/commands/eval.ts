@@ -4,10 +4,14 @@
  *   vla-ttt eval --policy expert --shift camera:0.5+friction --episodes 200 \
  *                --tasks base --seed 0 --workers 2 --json report.json
  *
+ * Observations carry 64x64 images drawn by the native renderer (inside the rollout workers)
+ * unless --width/--height ask for another size; --no-images skips them (a faster evaluation of
+ * the scripted expert, which does not look at images), and the summary says so.
+ *
  * The JSON report: { mean, tasks: { NAME: { episodes, successes, rate, ci95: [lo, hi],
  * partial: { grasped, graspedFor5, movedCorrectObject, stageSuccess? } } }, shift, shiftSeed,
  * embodimentId, seed, episodesPerTask, policy, workers, envSteps, envStepsPerSecond, seconds,
- * startupSeconds,
+ * startupSeconds, images: { width, height } | null,
  * episodes: [{ task, episodeIndex, configuration, seed, success, stages, grasped, clippedSteps }] }.
  * `--json -` prints it to stdout instead of the summary table.
  */
@@ -17,10 +21,11 @@ import { z } from 'zod';
 import { ArgumentError } from '../../errors.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { evaluate, type EvalReport } from '../../tabletop/eval.js';
+import { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE } from '../../tabletop/observation-images.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
-import { intOption, parseOptions, type CliContext } from '../context.js';
+import { describeImages, intOption, parseOptions, type CliContext } from '../context.js';
 
 const EvalOptions = z.object({
   policy: z.string(),
@@ -32,6 +37,9 @@ const EvalOptions = z.object({
   workers: intOption(1),
   envsPerWorker: intOption(1),
   json: z.string().min(1).optional(),
+  images: z.boolean(),
+  width: intOption(1, MAX_IMAGE_SIDE),
+  height: intOption(1, MAX_IMAGE_SIDE),
 });
 
 /** Checks the policy argument; only the scripted expert exists until checkpoints land. */
@@ -54,7 +62,7 @@ export function formatReport(r: EvalReport): string {
   }
   lines.push(
     `mean ${r.mean.toFixed(3)} over ${names.length} task(s); policy ${r.policy}, shift ${r.shift} (shift seed ${r.shiftSeed}, embodiment ${r.embodimentId}), seed ${r.seed}; ` +
-      `${r.envSteps} env steps in ${r.seconds.toFixed(1)} s = ${r.envStepsPerSecond.toFixed(0)} steps/s on ${r.workers} worker(s)`,
+      `${r.envSteps} env steps in ${r.seconds.toFixed(1)} s = ${r.envStepsPerSecond.toFixed(0)} steps/s on ${r.workers} worker(s); ${describeImages(r.images)}`,
   );
   return lines.join('\n') + '\n';
 }
@@ -72,6 +80,9 @@ export function registerEval(program: Command, ctx: CliContext): Command {
     .option('--workers <n>', 'worker threads', String(defaultWorkers()))
     .option('--envs-per-worker <n>', 'environments per worker', '4')
     .option('--json <file>', "write the JSON report to FILE ('-' for stdout)")
+    .option('--width <n>', 'observation image width', String(DEFAULT_IMAGE_SIZE.width))
+    .option('--height <n>', 'observation image height', String(DEFAULT_IMAGE_SIZE.height))
+    .option('--no-images', 'run without observation images (faster; the scripted expert does not use them)')
     .action(async (raw: unknown) => {
       const o = parseOptions(EvalOptions, raw);
       const policy = resolvePolicyName(o.policy);
@@ -86,6 +97,8 @@ export function registerEval(program: Command, ctx: CliContext): Command {
         shiftSeed: o.shiftSeed,
         workers: o.workers,
         envsPerWorker: o.envsPerWorker,
+        render: o.images ? (ctx.renderer ?? 'native') : false,
+        imageSize: { width: o.width, height: o.height },
       });
       const json = JSON.stringify(report, null, 1) + '\n';
       if (o.json === '-') {
