@@ -1,6 +1,7 @@
 // The policy through the TypeScript API: acting, gradients (float64 finite differences through
 // the whole model, per parameter group), checkpoints, training and prompt steps, errors.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { ArgumentError, Policy, RangeValueError, Tensor, Tokenizer, type ObservationBatch, type PolicyObservation } from '../lib/index.js';
 
+const require = createRequire(import.meta.url);
 const tokenizer = Tokenizer.fromTexts(['put the carrot on the plate', 'stack the green cube on the yellow cube']);
 
 function observations(policy: Policy, B: number, seed: number): PolicyObservation[] {
@@ -171,6 +173,24 @@ describe('Policy', () => {
     clearInterval(timer);
     expect(Number.isFinite(r.total)).toBe(true);
     expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('survives the addon being loaded and unloaded by a worker thread', async () => {
+    // Each JS environment (main thread, worker threads) holds its own class data; a worker that
+    // exits must not leave the main thread's NativePolicy pointing at freed memory.
+    const { Worker } = await import('node:worker_threads');
+    const code = `const ngb = require(${JSON.stringify(require.resolve('node-gyp-build'))}); const a = ngb(${JSON.stringify(process.cwd())});
+      const cfg = a.NativePolicy.preset('tiny', 9); new a.NativePolicy({ config: cfg, seed: 1 }); require('node:worker_threads').parentPort.postMessage('ok');`;
+    const worker = new Worker(code, { eval: true });
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', () => resolve());
+      worker.on('error', reject);
+    });
+    await worker.terminate();
+    const dir = mkdtempSync(join(tmpdir(), 'vla-ttt-worker-'));
+    const p = Policy.create({ preset: 'tiny', tokenizer, seed: 9 });
+    p.save(join(dir, 'w.safetensors'));
+    expect(Policy.load(join(dir, 'w.safetensors')).numParams).toBe(p.numParams);
   });
 
   it('rejects bad input with errors that name the field', () => {

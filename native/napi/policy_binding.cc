@@ -232,9 +232,14 @@ Napi::Value rejected(Napi::Env env, const Error& e) {
 
 // ---- the class -----------------------------------------------------------------------------
 
+// Per JS environment (the main thread and each worker thread load the addon separately): the
+// class constructor, used to create instances from native code (load).
+struct PolicyClassData {
+  Napi::FunctionReference constructor;
+};
+
 class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
  public:
-  static Napi::FunctionReference* constructor;
 
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativePolicy",
@@ -816,10 +821,10 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   friend Napi::Value load_into(Napi::Env, LoadedPolicy);
 };
 
-Napi::FunctionReference* NativePolicy::constructor = nullptr;
-
 Napi::Value NativePolicy::wrap_loaded(Napi::Env env, LoadedPolicy loaded) {
-  Napi::Object obj = constructor->New({Napi::External<void>::New(env, nullptr)});
+  PolicyClassData* data = env.GetInstanceData<PolicyClassData>();
+  if (!data) fail(ErrorCode::kInternal, "NativePolicy: the class is not initialized in this environment");
+  Napi::Object obj = data->constructor.New({Napi::External<void>::New(env, nullptr)});
   NativePolicy* self = NativePolicy::Unwrap(obj);
   self->f32_ = std::move(loaded.policy);
   self->account(env);
@@ -857,8 +862,8 @@ Napi::Value NativePolicy::FromBytes(const Napi::CallbackInfo& info) {
 
 void init_policy_binding(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = NativePolicy::Define(env);
-  NativePolicy::constructor = new Napi::FunctionReference(Napi::Persistent(cls));
-  env.SetInstanceData<Napi::FunctionReference>(NativePolicy::constructor);
+  auto* data = new PolicyClassData{Napi::Persistent(cls)};
+  env.SetInstanceData<PolicyClassData>(data);  // deleted with the environment
   exports.Set("NativePolicy", cls);
 }
 
