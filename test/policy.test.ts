@@ -211,3 +211,22 @@ describe('Policy', () => {
     expect(() => Policy.create({ preset: 'nope' as never, tokenizer })).toThrow(/unknown preset 'nope'/);
   });
 });
+
+describe('observation encodings', () => {
+  it('come out of act for free and make prompt steps identical without recomputing observations', () => {
+    const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 10 });
+    const twin = Policy.create({ preset: 'tiny', tokenizer, seed: 10 });
+    const B = 3;
+    const obs = policy.pack(observations(policy, B, 61));
+    const encodingsOut = new Float32Array(B * policy.encodingSize);
+    policy.act(obs, { seed: 1, encodingsOut });
+    expect(Array.from(policy.encode(obs))).toEqual(Array.from(encodingsOut));
+    const encoded = { batch: B, encodings: encodingsOut, text: obs.text, state: obs.state, embodiment: obs.embodiment };
+    const r1 = policy.promptStep(obs, { lr: 1e-2, seed: 4, step: 0 });
+    const r2 = twin.promptStep(encoded, { lr: 1e-2, seed: 4, step: 0 });
+    expect(r2.total).toBe(r1.total);
+    expect(Array.from(twin.getPrompt(0))).toEqual(Array.from(policy.getPrompt(0)));
+    expect(() => policy.trainStep({ observations: encoded, actions: new Float32Array(B * 3 * 7) })).toThrow(/cannot train the embeddings or the backbone/);
+    expect(() => policy.promptStep({ ...encoded, encodings: new Float32Array(5) })).toThrow(/'encodings' has 5 elements, expected batch \* encodingSize\(\)/);
+  });
+});

@@ -65,6 +65,11 @@ export interface ActOptions {
   noise?: Float32Array | Float64Array;
   /** Hide the prompt from the action expert, per sample [B] (ablations). */
   dropPrompt?: Uint8Array;
+  /**
+   * Receives the observation encodings [B * encodingSize] that acting computes anyway, for a
+   * test-time training buffer (prompt steps on them skip the observation forward pass).
+   */
+  encodingsOut?: Float32Array | Float64Array;
 }
 
 export interface AdamOptions {
@@ -248,12 +253,14 @@ export class Policy {
     const out: ObservationBatch = fits
       ? reuse
       : { batch: B, images: new Uint8Array(B * S * S * 3), text: new Int32Array(B * L), state: new FloatArray(B * c.state_dim), embodiment: new Int32Array(B) };
+    const images = out.images;
+    if (!images) throw new ArgumentError('VLA_ARGUMENT', 'pack: `reuse` has no image buffer');
     observations.forEach((o, b) => {
       if (!o.image) throw new ArgumentError('VLA_ARGUMENT', `pack: observation ${b} has no image (the policy needs ${S}x${S} RGB frames)`);
       if (o.image.width !== S || o.image.height !== S || o.image.data.length !== S * S * 3) {
         throw new ArgumentError('VLA_ARGUMENT', `pack: observation ${b} has a ${o.image.width}x${o.image.height} image (${o.image.data.length} bytes); the policy takes ${S}x${S} RGB (${S * S * 3} bytes)`);
       }
-      out.images.set(o.image.data, b * S * S * 3);
+      images.set(o.image.data, b * S * S * 3);
       this.tokenizer.encode(o.instruction, L, out.text.subarray(b * L, (b + 1) * L));
       if (o.state.length !== c.state_dim) {
         throw new ArgumentError('VLA_ARGUMENT', `pack: observation ${b} state has ${o.state.length} numbers, expected ${c.state_dim}`);
@@ -286,6 +293,26 @@ export class Policy {
   async actAsync(obs: readonly PolicyObservation[] | ObservationBatch, options: ActOptions = {}): Promise<ActionChunks> {
     const batch = this.batchOf(obs);
     return this.chunks(await callAsync(() => this.native.actAsync(batch, options)), batch.batch);
+  }
+
+  /**
+   * Elements per sample of an observation encoding: the keys and values of the observation rows at
+   * every layer (depth * 2 * obs_len * kv_dim). They never depend on the prompt, so a prompt step
+   * on encoded observations skips their forward pass.
+   */
+  get encodingSize(): number {
+    return this.native.encodingSize();
+  }
+
+  /** Observation encodings [B * encodingSize] (see encodingSize). */
+  encode(obs: readonly PolicyObservation[] | ObservationBatch): Float32Array | Float64Array {
+    const batch = this.batchOf(obs);
+    return call(() => this.native.encode(batch));
+  }
+
+  async encodeAsync(obs: readonly PolicyObservation[] | ObservationBatch): Promise<Float32Array | Float64Array> {
+    const batch = this.batchOf(obs);
+    return callAsync(() => this.native.encodeAsync(batch));
   }
 
   /** The action expert's field v(x_t, t) [B * H * A] by one full pass (no KV cache). */

@@ -116,8 +116,10 @@ export interface NativeRenderOptions {
 /** A batch of observations as the native policy reads it (float arrays in the policy's dtype). */
 export interface NativeObservations {
   batch: number;
-  /** [B, S, S, 3] RGB, row 0 at the top. */
-  images: Uint8Array;
+  /** [B, S, S, 3] RGB, row 0 at the top (may be left out when `encodings` are given). */
+  images?: Uint8Array;
+  /** [B, encodingSize()] observation encodings (the observation rows' K/V per layer), in the policy's dtype. */
+  encodings?: Float32Array | Float64Array;
   /** [B, max_text_len] token ids, 0 = padding. */
   text: Int32Array;
   /** [B, state_dim]. */
@@ -179,8 +181,11 @@ export interface NativePolicyInstance {
   setParams(params: Float32Array | Float64Array): void;
   getGrads(): Float32Array | Float64Array;
   save(path: string, metadata?: Record<string, string>): void;
-  act(obs: NativeObservations, options?: { seed?: number | bigint; noise?: Float32Array | Float64Array; dropPrompt?: Uint8Array }): Float32Array | Float64Array;
-  actAsync(obs: NativeObservations, options?: { seed?: number | bigint; noise?: Float32Array | Float64Array; dropPrompt?: Uint8Array }): Promise<Float32Array | Float64Array>;
+  act(obs: NativeObservations, options?: NativeActOptions): Float32Array | Float64Array;
+  actAsync(obs: NativeObservations, options?: NativeActOptions): Promise<Float32Array | Float64Array>;
+  encodingSize(): number;
+  encode(obs: NativeObservations): Float32Array | Float64Array;
+  encodeAsync(obs: NativeObservations): Promise<Float32Array | Float64Array>;
   predict(obs: NativeObservations, inputs: { xt: Float32Array | Float64Array; t: Float32Array | Float64Array; dropPrompt?: Uint8Array }): Float32Array | Float64Array;
   lossAndGrads(
     obs: NativeObservations,
@@ -198,6 +203,14 @@ export interface NativePolicyInstance {
   optimizerStep(): number;
   getOptimizerState(): { m: Float32Array | Float64Array; v: Float32Array | Float64Array; step: number };
   setOptimizerState(state: { m: Float32Array | Float64Array; v: Float32Array | Float64Array; step: number }): void;
+}
+
+export interface NativeActOptions {
+  seed?: number | bigint;
+  noise?: Float32Array | Float64Array;
+  dropPrompt?: Uint8Array;
+  /** Filled with the observation encodings the prefix pass computes anyway ([B * encodingSize()]). */
+  encodingsOut?: Float32Array | Float64Array;
 }
 
 export interface NativeTrainOptions extends NativeAdamOptions {

@@ -25,7 +25,7 @@ interface DemoEpisode {
 }
 
 export interface SampledBatch {
-  observations: ObservationBatch;
+  observations: ObservationBatch & { images: Uint8Array };
   /** Normalized action chunks [B * H * A]. */
   actions: Float32Array;
 }

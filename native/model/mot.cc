@@ -1,7 +1,9 @@
 #include "model/mot.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -34,41 +36,66 @@ const ExpertLayerView<T>& layer_of(const ParamsView<T>& p, Seg s, int64_t l) {
   return p.layers[static_cast<int>(expert_of(s))][static_cast<size_t>(l)];
 }
 
-// dst[b, off + t, :] = src[b, t, :] for rows of `row` elements; dst has Tk rows per sample.
+// Row copies and sums between a segment's rows [B, len, row] and its slice of the key rows
+// [B, Tk, row]; split over samples (each writes its own rows: no races, any thread count).
+int64_t sample_grain(int64_t len, int64_t row) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, len * row)); }
+
+// dst[b, off + t, :] = src[b, t, :].
 template <typename T>
 void scatter_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
-  for (int64_t b = 0; b < B; ++b)
-    std::memcpy(dst + (b * Tk + off) * row, src + b * len * row, static_cast<size_t>(len * row) * sizeof(T));
+  parallel_for(B, sample_grain(len, row), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      std::memcpy(dst + (b * Tk + off) * row, src + b * len * row, static_cast<size_t>(len * row) * sizeof(T));
+  });
 }
 
-// dst[b, t, :] += src[b, off + t, :].
+// dst[b, t, :] = src[b, off + t, :].
 template <typename T>
-void gather_add_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
-  for (int64_t b = 0; b < B; ++b) {
-    const T* s = src + (b * Tk + off) * row;
-    T* d = dst + b * len * row;
-    for (int64_t i = 0; i < len * row; ++i) d[i] += s[i];
-  }
+void gather_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
+  parallel_for(B, sample_grain(len, row), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      std::memcpy(dst + b * len * row, src + (b * Tk + off) * row, static_cast<size_t>(len * row) * sizeof(T));
+  });
 }
 
 // dst[b, off + t, :] += src[b, off + t, :] for t in [0, len).
 template <typename T>
 void add_key_range(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
-  for (int64_t b = 0; b < B; ++b) {
-    const T* s = src + (b * Tk + off) * row;
-    T* d = dst + (b * Tk + off) * row;
-    for (int64_t i = 0; i < len * row; ++i) d[i] += s[i];
-  }
+  parallel_for(B, sample_grain(len, row), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* s = src + (b * Tk + off) * row;
+      T* d = dst + (b * Tk + off) * row;
+      for (int64_t i = 0; i < len * row; ++i) d[i] += s[i];
+    }
+  });
 }
 
 template <typename T>
 void add_into(T* dst, const T* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+  parallel_for(n, 1 << 15, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) dst[i] += src[i];
+  });
+}
+
+template <typename T>
+void copy(T* dst, const T* src, int64_t n) {
+  parallel_for(n, 1 << 15, [&](int64_t i0, int64_t i1) {
+    std::memcpy(dst + i0, src + i0, static_cast<size_t>(i1 - i0) * sizeof(T));
+  });
+}
+
+// Zeroes key rows [begin, Tk) of every sample of a [B, Tk, row] buffer.
+template <typename T>
+void zero_key_rows(T* p, int64_t B, int64_t Tk, int64_t begin, int64_t row) {
+  if (begin >= Tk) return;
+  parallel_for(B, sample_grain(Tk - begin, row), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) std::memset(p + (b * Tk + begin) * row, 0, static_cast<size_t>((Tk - begin) * row) * sizeof(T));
+  });
 }
 
 template <typename T>
 void zero(T* p, int64_t n) {
-  std::memset(p, 0, static_cast<size_t>(n) * sizeof(T));
+  parallel_for(n, 1 << 15, [&](int64_t i0, int64_t i1) { std::memset(p + i0, 0, static_cast<size_t>(i1 - i0) * sizeof(T)); });
 }
 
 }  // namespace
@@ -85,12 +112,22 @@ void linear_rows(const T* x, const T* W, const T* b, T* y, int64_t M, int64_t K,
 }
 
 template <typename T>
-void linear_rows_backward(const T* dy, const T* x, const T* W, T* dx, T* dW, T* db, int64_t M, int64_t K, int64_t N) {
-  if (dx) gemm<T>(false, false, M, K, N, T(1), dy, N, W, K, T(1), dx, K);
+void linear_rows_backward(const T* dy, const T* x, const T* W, T* dx, T* dW, T* db, int64_t M, int64_t K, int64_t N,
+                          bool accumulate_dx) {
+  if (dx) gemm<T>(false, false, M, K, N, T(1), dy, N, W, K, accumulate_dx ? T(1) : T(0), dx, K);
   if (dW) gemm<T>(true, false, N, K, M, T(1), dy, N, x, K, T(1), dW, K);
-  if (db)
-    for (int64_t r = 0; r < M; ++r)
-      for (int64_t j = 0; j < N; ++j) db[j] += dy[r * N + j];
+  if (db) {
+    // Column sums over rows in fixed chunks, then the chunks in order: deterministic.
+    const int64_t chunk = 256, chunks = num_chunks(M, chunk);
+    std::vector<T> partial(static_cast<size_t>(chunks * N), T(0));
+    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = c * chunk; r < std::min(M, (c + 1) * chunk); ++r)
+          for (int64_t j = 0; j < N; ++j) partial[c * N + j] += dy[r * N + j];
+    });
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int64_t j = 0; j < N; ++j) db[j] += partial[c * N + j];
+  }
 }
 
 template <typename T>
@@ -174,12 +211,12 @@ void mot_forward(const ModelConfig& c, const ParamsView<T>& p, int64_t B, const 
       attention_forward<T>(s->q[l], kv.k[l], kv.v[l], s->mask, scale, s->att[l], s->probs[l], as);
       if (l == L - 1 && !s->tail) continue;
       // xmid = x + att Wo^T; x_{l+1} = xmid + geglu(rmsnorm(xmid) Wup^T) Wdown^T
-      std::memcpy(s->xmid[l], s->x[l], static_cast<size_t>(rows * s->w) * sizeof(T));
+      copy(s->xmid[l], s->x[l], rows * s->w);
       gemm<T>(false, true, rows, s->w, qd, T(1), s->att[l], qd, w.o, qd, T(1), s->xmid[l], s->w);
       rmsnorm_forward<T>(s->xmid[l], w.mlp_norm, eps, s->xm[l], s->rstd2[l], rows, s->w);
       linear_rows<T>(s->xm[l], w.up, nullptr, s->h[l], rows, s->w, 2 * s->F);
       geglu_forward<T>(s->h[l], s->g[l], rows, s->F);
-      std::memcpy(s->x[l + 1], s->xmid[l], static_cast<size_t>(rows * s->w) * sizeof(T));
+      copy(s->x[l + 1], s->xmid[l], rows * s->w);
       gemm<T>(false, true, rows, s->w, s->F, T(1), s->g[l], s->F, w.down, s->F, T(1), s->x[l + 1], s->w);
     }
   }
@@ -236,7 +273,7 @@ void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView
     const int64_t rows = B * s.len;
     if (grads[i].dout) {
       VLA_CHECK(s.tail);
-      std::memcpy(dx[i], grads[i].dout, static_cast<size_t>(rows * s.w) * sizeof(T));
+      copy(dx[i], grads[i].dout, rows * s.w);
     } else {
       zero(dx[i], rows * s.w);
     }
@@ -254,18 +291,16 @@ void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView
       T* d_att = dtmp[i];
       if (l == L - 1 && !s.tail) {
         // No head reads these rows: nothing flows back through their queries at this layer.
-        std::memcpy(dxmid[i], dx[i], static_cast<size_t>(rows * s.w) * sizeof(T));
+        copy(dxmid[i], dx[i], rows * s.w);
         zero(dq[i], rows * qd);
         continue;
       }
       // MLP: x_{l+1} = xmid + g Wdown^T, g = geglu(h), h = xm Wup^T, xm = rmsnorm(xmid).
-      zero(dg[i], rows * s.F);
-      linear_rows_backward<T>(dx[i], s.g[l], w.down, dg[i], wg ? gw.down : nullptr, nullptr, rows, s.F, s.w);
+      linear_rows_backward<T>(dx[i], s.g[l], w.down, dg[i], wg ? gw.down : nullptr, nullptr, rows, s.F, s.w, false);
       zero(dh[i], rows * 2 * s.F);
       geglu_backward<T>(dg[i], s.h[l], dh[i], rows, s.F);
-      zero(dxn, rows * s.w);
-      linear_rows_backward<T>(dh[i], s.xm[l], w.up, dxn, wg ? gw.up : nullptr, nullptr, rows, s.w, 2 * s.F);
-      std::memcpy(dxmid[i], dx[i], static_cast<size_t>(rows * s.w) * sizeof(T));
+      linear_rows_backward<T>(dh[i], s.xm[l], w.up, dxn, wg ? gw.up : nullptr, nullptr, rows, s.w, 2 * s.F, false);
+      copy(dxmid[i], dx[i], rows * s.w);
       if (wg) {
         rmsnorm_backward<T>(dxn, s.xmid[l], w.mlp_norm, s.rstd2[l], dxmid[i], gw.mlp_norm, rows, s.w);
       } else {
@@ -275,13 +310,16 @@ void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView
         rmsnorm_backward<T>(dxn, s.xmid[l], w.mlp_norm, s.rstd2[l], dxmid[i], dw_unused, rows, s.w);
       }
       // xmid = x + att Wo^T
-      zero(d_att, rows * qd);
-      linear_rows_backward<T>(dxmid[i], s.att[l], w.o, d_att, wg ? gw.o : nullptr, nullptr, rows, qd, s.w);
-      // Attention: this segment's queries against all keys; route the K/V gradient.
+      linear_rows_backward<T>(dxmid[i], s.att[l], w.o, d_att, wg ? gw.o : nullptr, nullptr, rows, qd, s.w, false);
+      // Attention: this segment's queries against all keys; route the K/V gradient. Only keys
+      // from the first segment that receives gradient from these queries on are computed.
+      int64_t grad_begin = Tk;
+      for (size_t j = 0; j < n; ++j)
+        if (routing.flows(s.seg, active[j]->seg)) grad_begin = std::min(grad_begin, keys.offset(active[j]->seg));
       zero(dq[i], rows * qd);
-      zero(dK_part, B * Tk * kvd);
-      zero(dV_part, B * Tk * kvd);
-      AttentionShape as{B, s.len, Tk, c.num_heads, c.num_kv_heads, c.head_dim, true};
+      zero_key_rows(dK_part, B, Tk, grad_begin, kvd);
+      zero_key_rows(dV_part, B, Tk, grad_begin, kvd);
+      AttentionShape as{B, s.len, Tk, c.num_heads, c.num_kv_heads, c.head_dim, true, grad_begin};
       attention_backward<T>(s.q[l], kv.k[l], kv.v[l], s.probs[l], d_att, scale, dq[i], dK_part, dV_part, as);
       for (size_t j = 0; j < n; ++j) {
         Seg key = active[j]->seg;
@@ -297,20 +335,17 @@ void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView
       const ExpertLayerView<T>& gw = layer_of(g, s.seg, l);
       const bool wg = grads[i].weight_grads;
       const int64_t rows = B * s.len;
-      zero(dk_rows, rows * kvd);
-      zero(dv_rows, rows * kvd);
-      gather_add_rows(dK, dk_rows, B, s.len, Tk, keys.offset(s.seg), kvd);
-      gather_add_rows(dV, dv_rows, B, s.len, Tk, keys.offset(s.seg), kvd);
+      gather_rows(dK, dk_rows, B, s.len, Tk, keys.offset(s.seg), kvd);
+      gather_rows(dV, dv_rows, B, s.len, Tk, keys.offset(s.seg), kvd);
       zero(dk_pre, rows * kvd);
       rope_backward<T>(dk_rows, s.positions, c.rope_theta, dk_pre, RopeShape{B, s.len, c.num_kv_heads, c.head_dim, true});
       zero(dq_pre, rows * qd);
       rope_backward<T>(dq[i], s.positions, c.rope_theta, dq_pre, RopeShape{B, s.len, c.num_heads, c.head_dim, true});
-      zero(dxn, rows * s.w);
-      linear_rows_backward<T>(dq_pre, s.xn[l], w.q, dxn, wg ? gw.q : nullptr, nullptr, rows, s.w, qd);
+      linear_rows_backward<T>(dq_pre, s.xn[l], w.q, dxn, wg ? gw.q : nullptr, nullptr, rows, s.w, qd, false);
       linear_rows_backward<T>(dk_pre, s.xn[l], w.k, dxn, wg ? gw.k : nullptr, nullptr, rows, s.w, kvd);
       linear_rows_backward<T>(dv_rows, s.xn[l], w.v, dxn, wg ? gw.v : nullptr, nullptr, rows, s.w, kvd);
       // x_l feeds both the residual (dxmid) and the attention norm.
-      std::memcpy(dx[i], dxmid[i], static_cast<size_t>(rows * s.w) * sizeof(T));
+      copy(dx[i], dxmid[i], rows * s.w);
       if (wg) {
         rmsnorm_backward<T>(dxn, s.x[l], w.attn_norm, s.rstd1[l], dx[i], gw.attn_norm, rows, s.w);
       } else {
@@ -327,7 +362,7 @@ void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView
 
 #define VLA_INSTANTIATE(T)                                                                                           \
   template void linear_rows<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t);                          \
-  template void linear_rows_backward<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t);        \
+  template void linear_rows_backward<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t, bool);  \
   template void allocate_segment<T>(Arena&, const ModelConfig&, int64_t, int64_t, Seg, bool, bool, SegmentActs<T>*); \
   template void allocate_kv<T>(Arena&, const ModelConfig&, int64_t, int64_t, KvCache<T>*);                            \
   template void mot_forward<T>(const ModelConfig&, const ParamsView<T>&, int64_t, const KeyLayout&, KvCache<T>&,     \

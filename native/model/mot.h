@@ -91,7 +91,9 @@ void mot_backward(const ModelConfig& cfg, const ParamsView<T>& p, const ParamsVi
 // Dense helpers shared by the model code (row-major; W is [N, K] as in PyTorch).
 template <typename T>
 void linear_rows(const T* x, const T* W, const T* b, T* y, int64_t M, int64_t K, int64_t N);  // y = x W^T + b
+// dx += dy W (or dx = dy W when !accumulate_dx), dW += dy^T x, db += column sums of dy; any may be null.
 template <typename T>
-void linear_rows_backward(const T* dy, const T* x, const T* W, T* dx, T* dW, T* db, int64_t M, int64_t K, int64_t N);
+void linear_rows_backward(const T* dy, const T* x, const T* W, T* dx, T* dW, T* db, int64_t M, int64_t K, int64_t N,
+                          bool accumulate_dx = true);
 
 }  // namespace vla

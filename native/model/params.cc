@@ -173,6 +173,19 @@ std::vector<uint8_t> ParamLayout::mask_for(const std::vector<ParamGroup>& groups
   return mask;
 }
 
+std::vector<std::pair<int64_t, int64_t>> ParamLayout::ranges_for(const std::vector<ParamGroup>& groups) const {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (const auto& p : params_) {
+    bool on = false;
+    for (ParamGroup g : groups) on = on || g == p.group;
+    if (!on) continue;
+    const int64_t begin = p.offset, end = p.offset + (p.shape.numel() + 15) / 16 * 16;
+    if (!out.empty() && out.back().second == begin) out.back().second = end;
+    else out.emplace_back(begin, end);
+  }
+  return out;
+}
+
 std::pair<int64_t, int64_t> ParamLayout::range_of(ParamGroup g) const {
   int64_t begin = -1, end = -1;
   for (const auto& p : params_) {

@@ -90,6 +90,8 @@ class ParamLayout {
   void initialize(T* base, uint64_t seed) const;
   // A 0/1 mask over the flat buffer: 1 for elements of the given groups.
   std::vector<uint8_t> mask_for(const std::vector<ParamGroup>& groups) const;
+  // The [begin, end) ranges of the flat buffer holding the given groups, merged where adjacent.
+  std::vector<std::pair<int64_t, int64_t>> ranges_for(const std::vector<ParamGroup>& groups) const;
   // [begin, end) float range of one group's parameters, when they are contiguous (they are, by
   // construction, for kPrompt); fails otherwise.
   std::pair<int64_t, int64_t> range_of(ParamGroup g) const;

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/random.h"
+#include "core/thread_pool.h"
 #include "ops/activations.h"
 #include "ops/embedding.h"
 #include "ops/flow_matching.h"
@@ -232,8 +233,8 @@ void Policy<T>::set_optimizer_state(const T* m, const T* v, int64_t step) {
 template <typename T>
 void Policy<T>::validate(const ObsBatch<T>& o) const {
   if (o.B < 1) fail(ErrorCode::kArgument, "policy: the batch is empty (B = ", o.B, ")");
-  if (!o.images || !o.text || !o.state || !o.embodiment)
-    fail(ErrorCode::kArgument, "policy: images, text, state and embodiment are all required");
+  if ((!o.images && !o.encodings) || !o.text || !o.state || !o.embodiment)
+    fail(ErrorCode::kArgument, "policy: images (or observation encodings), text, state and embodiment are all required");
   const int64_t L = cfg_.max_text_len;
   for (int64_t b = 0; b < o.B; ++b) {
     int32_t e = o.embodiment[b];
@@ -362,8 +363,47 @@ void embed_action_segment(const ModelConfig& c, const ParamsView<T>& p, const Ob
 
 }  // namespace
 
+namespace {
+
+// Copies the observation rows' K/V of every layer between the cache [B, Tk, kv] (at `off`) and
+// per-sample encodings [B, depth, 2, obs_len, kv]. to_cache: encodings -> cache.
 template <typename T>
-void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out, const uint8_t* drop_prompt) {
+void move_encodings(const ModelConfig& c, KvCache<T>& kv, int64_t off, int64_t B, T* enc, bool to_cache) {
+  const int64_t L = c.depth, To = c.obs_len(), kvd = c.kv_dim(), Tk = kv.Tk;
+  const int64_t per_sample = L * 2 * To * kvd;
+  parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t l = 0; l < L; ++l)
+        for (int w = 0; w < 2; ++w) {
+          T* cache = (w == 0 ? kv.k[l] : kv.v[l]) + (b * Tk + off) * kvd;
+          T* e = enc + b * per_sample + (l * 2 + w) * To * kvd;
+          if (to_cache) std::memcpy(cache, e, static_cast<size_t>(To * kvd) * sizeof(T));
+          else std::memcpy(e, cache, static_cast<size_t>(To * kvd) * sizeof(T));
+        }
+  });
+}
+
+}  // namespace
+
+template <typename T>
+void Policy<T>::encode_observations(const ObsBatch<T>& o, T* out) {
+  validate(o);
+  if (!o.images) fail(ErrorCode::kArgument, "encode_observations: images are required");
+  const ModelConfig& c = cfg_;
+  Workspace& ws = workspace("encode", o.B, {Seg::kObs}, {{Seg::kObs, false}}, {});
+  ParamsView<T> p = param_view();
+  SampleTokens tokens{o.text, nullptr};
+  SegmentActs<T>& obs = ws.seg[static_cast<int>(Seg::kObs)];
+  embed_observations(c, p, o, ws.patches, ws.patch_rows, ws.text_rows, obs.x[0]);
+  build_query_mask(c, ws.keys, Seg::kObs, {Seg::kObs}, tokens, o.B, obs.mask);
+  build_positions(c, Seg::kObs, tokens, o.B, obs.positions);
+  mot_forward(c, p, o.B, ws.keys, ws.kv, {&obs});
+  move_encodings(c, ws.kv, ws.keys.offset(Seg::kObs), o.B, out, false);
+}
+
+template <typename T>
+void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out, const uint8_t* drop_prompt,
+                    T* encodings_out) {
   validate(o);
   const ModelConfig& c = cfg_;
   const int64_t B = o.B, H = c.horizon, A = c.action_dim, w = c.action.width;
@@ -380,11 +420,17 @@ void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out,
   SampleTokens tokens{o.text, drop_prompt};
 
   SegmentActs<T>& obs = ws.seg[static_cast<int>(Seg::kObs)];
-  embed_observations(c, p, o, ws.patches, ws.patch_rows, ws.text_rows, obs.x[0]);
-  std::vector<SegmentActs<T>*> pass = {&obs};
+  std::vector<SegmentActs<T>*> pass;
   std::vector<Seg> valid = layout;
-  build_query_mask(c, ws.keys, Seg::kObs, valid, tokens, B, obs.mask);
-  build_positions(c, Seg::kObs, tokens, B, obs.positions);
+  if (o.encodings) {
+    // The observation K/V are given: only the prompt rows run in the prefix pass.
+    move_encodings(c, ws.kv, ws.keys.offset(Seg::kObs), B, const_cast<T*>(o.encodings), true);
+  } else {
+    embed_observations(c, p, o, ws.patches, ws.patch_rows, ws.text_rows, obs.x[0]);
+    build_query_mask(c, ws.keys, Seg::kObs, valid, tokens, B, obs.mask);
+    build_positions(c, Seg::kObs, tokens, B, obs.positions);
+    pass.push_back(&obs);
+  }
   if (c.use_prompt) {
     SegmentActs<T>& pr = ws.seg[static_cast<int>(Seg::kPrompt)];
     embed_prompt(c, p, o, pr.x[0]);
@@ -393,6 +439,7 @@ void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out,
     pass.push_back(&pr);
   }
   mot_forward(c, p, B, ws.keys, ws.kv, pass);
+  if (encodings_out) move_encodings(c, ws.kv, ws.keys.offset(Seg::kObs), B, encodings_out, false);
 
   SegmentActs<T>& act_seg = ws.seg[static_cast<int>(Seg::kAction)];
   build_query_mask(c, ws.keys, Seg::kAction, valid, tokens, B, act_seg.mask);
@@ -444,17 +491,19 @@ LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>&
   // Which segments need a backward: observation rows only when the action loss trains the
   // embeddings or the backbone; prompt rows when the prompt is trained.
   const bool obs_grad = action_on && (g_embed || g_backbone);
+  if (o.encodings && obs_grad)
+    fail(ErrorCode::kArgument, "policy: observation encodings cannot train the embeddings or the backbone (their rows are not recomputed); pass images instead");
   const bool prompt_grad = g_prompt;
   std::vector<Seg> layout = {Seg::kObs};
   if (c.use_prompt) layout.push_back(Seg::kPrompt);
   if (action_on) layout.push_back(Seg::kAction);
   if (state_on) layout.push_back(Seg::kState);
   std::vector<std::pair<Seg, bool>> pass1, pass2;
-  (obs_grad ? pass2 : pass1).push_back({Seg::kObs, obs_grad});
+  if (!o.encodings) (obs_grad ? pass2 : pass1).push_back({Seg::kObs, obs_grad});
   if (c.use_prompt) (prompt_grad ? pass2 : pass1).push_back({Seg::kPrompt, prompt_grad});
   if (action_on) pass2.push_back({Seg::kAction, want_grads});
   if (state_on) pass2.push_back({Seg::kState, want_grads});
-  std::string key = "loss";
+  std::string key = o.encodings ? "loss-encoded" : "loss";
   for (auto& [s, save] : pass1) key += "-" + std::to_string(static_cast<int>(s)) + (save ? "s" : "");
   key += "|";
   for (auto& [s, save] : pass2) key += "-" + std::to_string(static_cast<int>(s)) + (save ? "s" : "");
@@ -482,6 +531,7 @@ LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>&
     return sa;
   };
   std::vector<SegmentActs<T>*> first, second;
+  if (o.encodings) move_encodings(c, ws.kv, ws.keys.offset(Seg::kObs), B, const_cast<T*>(o.encodings), true);
   for (Seg s : ws.pass1) first.push_back(prepare(s));
   for (Seg s : ws.pass2) second.push_back(prepare(s));
   if (!first.empty()) mot_forward(c, p, B, ws.keys, ws.kv, first);
@@ -595,38 +645,60 @@ template <typename T>
 StepResult Policy<T>::step(const ObsBatch<T>& o, const FlowTargets<T>& f, const LossOptions& opt, const StepOptions& s,
                            bool prompt_only_embodiments) {
   validate_adamw_hyper(s.adam, "policy step");
-  zero_grads();
+  // Only the trained groups' ranges of the flat buffer are touched: the others' gradients are
+  // never written by loss_and_grads, and their AdamW state stays as it is (a masked update).
+  const auto ranges = layout_.ranges_for(opt.grad_groups);
+  for (auto [b, e] : ranges) std::fill(grads_.begin() + b, grads_.begin() + e, T(0));
   StepResult r;
   r.loss = loss_and_grads(o, f, opt, true);
-  std::vector<uint8_t> mask = layout_.mask_for(opt.grad_groups);
+
+  // Prompt blocks of embodiments absent from the batch keep their values (mask 0 there).
+  std::vector<uint8_t> prompt_mask;
+  int64_t prompt_begin = -1;
   if (prompt_only_embodiments && cfg_.use_prompt) {
-    // Only the prompt blocks of embodiments in this batch move (the others keep their values).
     const ParamInfo* pi = layout_.find("prompt");
     const int64_t block = cfg_.num_prompt_tokens * cfg_.backbone.width;
-    std::vector<bool> seen(static_cast<size_t>(cfg_.num_embodiments), false);
-    for (int64_t b = 0; b < o.B; ++b) seen[static_cast<size_t>(o.embodiment[b])] = true;
-    for (int64_t e = 0; e < cfg_.num_embodiments; ++e)
-      if (!seen[static_cast<size_t>(e)])
-        std::fill(mask.begin() + pi->offset + e * block, mask.begin() + pi->offset + (e + 1) * block, uint8_t(0));
+    prompt_begin = pi->offset;
+    prompt_mask.assign(static_cast<size_t>((pi->shape.numel() + 15) / 16 * 16), 0);
+    for (int64_t b = 0; b < o.B; ++b) {
+      const int64_t e = o.embodiment[b];
+      std::fill(prompt_mask.begin() + e * block, prompt_mask.begin() + (e + 1) * block, uint8_t(1));
+    }
   }
+  auto masked_out = [&](int64_t i) {
+    return prompt_begin >= 0 && i >= prompt_begin && i < prompt_begin + static_cast<int64_t>(prompt_mask.size()) &&
+           !prompt_mask[static_cast<size_t>(i - prompt_begin)];
+  };
   double sq = 0;
-  for (size_t i = 0; i < grads_.size(); ++i) {
-    if (!mask[i]) continue;
-    double gv = static_cast<double>(grads_[i]);
-    if (!std::isfinite(gv))
-      fail(ErrorCode::kValue, "policy step: a non-finite gradient (", gv, ") at parameter element ", i,
-           "; the parameters were not changed");
-    sq += gv * gv;
-  }
+  for (auto [b, e] : ranges)
+    for (int64_t i = b; i < e; ++i) {
+      if (masked_out(i)) continue;
+      double gv = static_cast<double>(grads_[i]);
+      if (!std::isfinite(gv))
+        fail(ErrorCode::kValue, "policy step: a non-finite gradient (", gv, ") at parameter element ", i,
+             "; the parameters were not changed");
+      sq += gv * gv;
+    }
   r.grad_norm = std::sqrt(sq);
   if (s.max_grad_norm > 0 && r.grad_norm > s.max_grad_norm) {
     const T k = static_cast<T>(s.max_grad_norm / r.grad_norm);
-    for (auto& gv : grads_) gv *= k;
+    for (auto [b, e] : ranges)
+      for (int64_t i = b; i < e; ++i) grads_[i] *= k;
     r.clipped = true;
   }
   AdamWHyper h = s.adam;
   h.step = ++adam_step_;
-  adamw_step<T>(params_.data(), grads_.data(), adam_m_.data(), adam_v_.data(), mask.data(), layout_.total(), h);
+  for (auto [b, e] : ranges) {
+    const uint8_t* mask = nullptr;
+    if (prompt_begin >= b && prompt_begin < e) {
+      // The prompt tensor sits inside this range: a mask over the whole range, 0 outside blocks in use.
+      static thread_local std::vector<uint8_t> range_mask;
+      range_mask.assign(static_cast<size_t>(e - b), 1);
+      std::copy(prompt_mask.begin(), prompt_mask.end(), range_mask.begin() + (prompt_begin - b));
+      mask = range_mask.data();
+    }
+    adamw_step<T>(params_.data() + b, grads_.data() + b, adam_m_.data() + b, adam_v_.data() + b, mask, e - b, h);
+  }
   return r;
 }
 

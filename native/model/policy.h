@@ -22,6 +22,11 @@
 namespace vla {
 
 // A batch of observations.
+//
+// `encodings` (optional) are the observation rows' keys and values at every layer,
+// [B, depth, 2 (k, v), obs_len, kv_dim], as encode_observations() or act() produce them. Those rows
+// never see the prompt, so the encodings stay valid while the prompt trains: with them a prompt
+// step skips the observation forward pass entirely (and `images` may be null).
 template <typename T>
 struct ObsBatch {
   int64_t B = 0;
@@ -29,6 +34,7 @@ struct ObsBatch {
   const int32_t* text = nullptr;        // [B, L] instruction token ids, 0 = <pad>
   const T* state = nullptr;             // [B, state_dim] end-effector xyz, gripper opening
   const int32_t* embodiment = nullptr;  // [B] prompt block for each sample, in [0, num_embodiments)
+  const T* encodings = nullptr;         // [B, encoding_size()] or null
 };
 
 // Flow-matching targets and draws for the losses. Arrays may be null for a loss that is off.
@@ -93,7 +99,15 @@ class Policy {
 
   // Samples action chunks: out [B, H, A]. `noise` [B, H, A] is the starting x_1 (null: drawn from
   // Philox(seed)). `drop_prompt` (null: none) hides the prompt from the action rows.
-  void act(const ObsBatch<T>& obs, const T* noise, uint64_t seed, T* out, const uint8_t* drop_prompt = nullptr);
+  // `encodings_out` [B, encoding_size()] (optional) receives the observation encodings the
+  // prefix pass computed anyway (for a test-time training buffer).
+  void act(const ObsBatch<T>& obs, const T* noise, uint64_t seed, T* out, const uint8_t* drop_prompt = nullptr,
+           T* encodings_out = nullptr);
+
+  // Elements per sample of an observation encoding: depth * 2 * obs_len * kv_dim.
+  int64_t encoding_size() const { return cfg_.depth * 2 * cfg_.obs_len() * cfg_.kv_dim(); }
+  // The observation rows' keys and values at every layer: out [B, encoding_size()].
+  void encode_observations(const ObsBatch<T>& obs, T* out);
 
   // Losses and, when `grads` is true, their gradients (routed, see layout.h) ACCUMULATED into
   // grads() for the requested groups. Deterministic given the inputs. `action_field_out`

@@ -137,7 +137,11 @@ ObsBatch<T> read_obs(const ModelConfig& c, const Napi::Object& o, const std::str
   b.B = static_cast<int64_t>(read_number(o, what, "batch", -1, 1, 1 << 20));
   if (b.B < 1) fail(ErrorCode::kArgument, what, ": 'batch' (the number of observations) is required");
   const int64_t S = c.image_size;
-  b.images = read_array<uint8_t>(o, what, "images", b.B * S * S * 3, "batch * " + std::to_string(S) + " * " + std::to_string(S) + " * 3", keep);
+  const int64_t E = c.depth * 2 * c.obs_len() * c.kv_dim();
+  // Observation encodings (optional) stand in for the images.
+  b.encodings = read_array<T>(o, what, "encodings", b.B * E, "batch * encodingSize() = batch * " + std::to_string(E), keep, true);
+  b.images = read_array<uint8_t>(o, what, "images", b.B * S * S * 3, "batch * " + std::to_string(S) + " * " + std::to_string(S) + " * 3",
+                                 keep, b.encodings != nullptr);
   b.text = read_array<int32_t>(o, what, "text", b.B * c.max_text_len, "batch * max_text_len", keep);
   b.state = read_array<T>(o, what, "state", b.B * c.state_dim, "batch * state_dim", keep);
   b.embodiment = read_array<int32_t>(o, what, "embodiment", b.B, "batch", keep);
@@ -258,6 +262,9 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
                            InstanceMethod("act", &NativePolicy::Act),
                            InstanceMethod("actAsync", &NativePolicy::ActAsync),
                            InstanceMethod("predict", &NativePolicy::Predict),
+                           InstanceMethod("encodingSize", &NativePolicy::EncodingSize),
+                           InstanceMethod("encode", &NativePolicy::Encode),
+                           InstanceMethod("encodeAsync", &NativePolicy::EncodeAsync),
                            InstanceMethod("lossAndGrads", &NativePolicy::LossAndGrads),
                            InstanceMethod("trainStep", &NativePolicy::TrainStep),
                            InstanceMethod("trainStepAsync", &NativePolicy::TrainStepAsync),
@@ -468,10 +475,17 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       const int64_t n = b.B * c.horizon * c.action_dim;
       const T* noise = read_array<T>(opts, what, "noise", n, "batch * horizon * action_dim", call.keep, true);
       const uint8_t* drop = read_array<uint8_t>(opts, what, "dropPrompt", b.B, "batch", call.keep, true);
+      // encodingsOut: filled with the observation encodings the prefix pass computes anyway.
+      Napi::Value eo = opts.Get("encodingsOut");
+      T* enc_out = nullptr;
+      if (!eo.IsUndefined()) {
+        if (b.encodings) fail(ErrorCode::kArgument, what, ": 'encodingsOut' with input encodings: the encodings are already known");
+        enc_out = const_cast<T*>(read_array<T>(opts, what, "encodingsOut", b.B * p.encoding_size(), "batch * encodingSize()", call.keep));
+      }
       call.out = new_typed_array(env, DTypeOf<T>::value, n);
       T* out = static_cast<T*>(typed_array_data(call.out));
       auto* policy = &p;
-      call.run = [policy, b, noise, drop, seed, out] { policy->act(b, noise, seed, out, drop); };
+      call.run = [policy, b, noise, drop, seed, out, enc_out] { policy->act(b, noise, seed, out, drop, enc_out); };
       return 0;
     });
     return call;
@@ -493,6 +507,47 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       call.keep.arrays.push_back(call.out);
       Napi::TypedArray out = call.out;
       auto out_ref = std::make_shared<Napi::Reference<Napi::TypedArray>>(Napi::Persistent(out));
+      return queue(env, std::move(call.keep), call.run, [out_ref](Napi::Env) -> Napi::Value { return out_ref->Value(); });
+    } catch (const Error& e) {
+      return rejected(env, e);
+    }
+  }
+
+  Napi::Value EncodingSize(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(dispatch([](auto& p) { return p.encoding_size(); })));
+  }
+
+  // encode(obs) -> observation encodings [B * encodingSize()] (the observation rows' K/V per layer).
+  ActCall prepare_encode(const Napi::CallbackInfo& info, const char* what) {
+    Napi::Env env = info.Env();
+    ActCall call;
+    Napi::Object obs = read_object(info, 0, what, "observations");
+    dispatch([&](auto& p) {
+      using T = std::remove_reference_t<decltype(*p.params())>;
+      ObsBatch<T> b = read_obs<T>(cfg(), obs, what, call.keep);
+      if (b.encodings) fail(ErrorCode::kArgument, what, ": the observations are already encoded");
+      call.out = new_typed_array(env, DTypeOf<T>::value, b.B * p.encoding_size());
+      T* out = static_cast<T*>(typed_array_data(call.out));
+      auto* policy = &p;
+      call.run = [policy, b, out] { policy->encode_observations(b, out); };
+      return 0;
+    });
+    return call;
+  }
+  Napi::Value Encode(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      ActCall call = prepare_encode(info, "encode");
+      auto lock = lock_now("encode");
+      call.run();
+      return call.out;
+    });
+  }
+  Napi::Value EncodeAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      ActCall call = prepare_encode(info, "encodeAsync");
+      call.keep.arrays.push_back(call.out);
+      auto out_ref = std::make_shared<Napi::Reference<Napi::TypedArray>>(Napi::Persistent(call.out));
       return queue(env, std::move(call.keep), call.run, [out_ref](Napi::Env) -> Napi::Value { return out_ref->Value(); });
     } catch (const Error& e) {
       return rejected(env, e);

@@ -154,6 +154,7 @@ void attention_backward(const T* q, const T* k, const T* v, const T* probs, cons
     std::vector<T> dp(static_cast<size_t>(kRowBlock * Tk));
     std::vector<T> ds(static_cast<size_t>(Tq * Tk));  // dL/dscores of one query head, times scale
     std::vector<T> ds_t(static_cast<size_t>(Tk * Tq)), p_t(static_cast<size_t>(Tk * Tq));
+    std::vector<T> skip_k(static_cast<size_t>(kRowBlock * D)), skip_v(static_cast<size_t>(kRowBlock * D));
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t b = task / Hkv, g = task % Hkv;
       const int64_t kv_offset = (b * Tk * Hkv + g) * D;
@@ -204,15 +205,24 @@ void attention_backward(const T* q, const T* k, const T* v, const T* probs, cons
         // transposed, each key's weights are contiguous and its query range is found like a row's.
         transpose(ds.data(), Tk, Tq, Tk, ds_t.data());
         transpose(p_head, Tk, Tq, Tk, p_t.data());
-        for (int64_t j0 = 0; j0 < Tk; j0 += kRowBlock) {
+        // Keys before grad_key_begin are skipped; the blocks keep the boundaries of a full run (the
+        // kernel's summation order depends on the block), with skipped rows of a block written to
+        // scratch, so the computed rows are bitwise those of the full backward.
+        const int64_t key_begin = std::min(std::max<int64_t>(0, s.grad_key_begin), Tk);
+        for (int64_t j0 = key_begin / kRowBlock * kRowBlock; j0 < Tk; j0 += kRowBlock) {
           const int64_t keys = std::min(kRowBlock, Tk - j0);
           int64_t lo[kRowBlock], hi[kRowBlock];
           T* dk_rows[kRowBlock];
           T* dv_rows[kRowBlock];
           for (int64_t r = 0; r < keys; ++r) {
             nonzero_range(p_t.data() + (j0 + r) * Tq, Tq, &lo[r], &hi[r]);
-            dk_rows[r] = dk + kv_offset + (j0 + r) * kv_stride;
-            dv_rows[r] = dv + kv_offset + (j0 + r) * kv_stride;
+            const bool skipped = j0 + r < key_begin;
+            if (skipped) {
+              std::fill(skip_k.begin() + r * D, skip_k.begin() + (r + 1) * D, T(0));
+              std::fill(skip_v.begin() + r * D, skip_v.begin() + (r + 1) * D, T(0));
+            }
+            dk_rows[r] = skipped ? skip_k.data() + r * D : dk + kv_offset + (j0 + r) * kv_stride;
+            dv_rows[r] = skipped ? skip_v.data() + r * D : dv + kv_offset + (j0 + r) * kv_stride;
           }
           int64_t ulo, uhi;
           union_range(lo, hi, keys, &ulo, &uhi);

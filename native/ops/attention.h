@@ -29,6 +29,9 @@ namespace vla {
 struct AttentionShape {
   int64_t B = 0, Tq = 0, Tk = 0, Hq = 0, Hkv = 0, D = 0;
   bool mask_per_batch = false;  // mask is [B, Tq, Tk] (true) or [1, Tq, Tk] (false)
+  // Backward only: keys [0, grad_key_begin) get no dk/dv (their rows are left untouched), for
+  // callers that discard those gradients (keys cached from an earlier pass, say). dq is exact.
+  int64_t grad_key_begin = 0;
 };
 
 template <typename T>

@@ -344,3 +344,43 @@ VLA_TEST(policy, rejects_bad_batches) {
 }
 
 }  // namespace vla::test
+
+namespace vla::test {
+
+VLA_TEST(policy, observation_encodings_reproduce_the_uncached_results) {
+  Fixture<float> fx(12);
+  const ModelConfig& c = fx.cfg;
+  const int64_t B = fx.batch.B, E = fx.policy.encoding_size(), n = B * c.horizon * c.action_dim;
+  VLA_EXPECT(E == c.depth * 2 * c.obs_len() * c.kv_dim());
+  std::vector<float> enc(static_cast<size_t>(B * E)), enc_act(static_cast<size_t>(B * E));
+  fx.policy.encode_observations(fx.obs(), enc.data());
+  std::vector<float> a1(static_cast<size_t>(n)), a2(static_cast<size_t>(n));
+  fx.policy.act(fx.obs(), nullptr, 5, a1.data(), nullptr, enc_act.data());
+  VLA_EXPECT(enc == enc_act);  // the prefix pass of act computes the same encodings
+  ObsBatch<float> cached = fx.obs();
+  cached.images = nullptr;
+  cached.encodings = enc.data();
+  fx.policy.act(cached, nullptr, 5, a2.data());
+  VLA_EXPECT(a1 == a2);
+
+  // The prompt step's loss and prompt gradient are the same with encodings.
+  LossOptions o;
+  o.action_loss = false;
+  o.grad_groups = {ParamGroup::kPrompt, ParamGroup::kState};
+  fx.policy.zero_grads();
+  LossResult full = fx.policy.loss_and_grads(fx.obs(), fx.targets(), o, true);
+  std::vector<float> g_full(fx.policy.grads(), fx.policy.grads() + fx.policy.num_params());
+  fx.policy.zero_grads();
+  LossResult enc_loss = fx.policy.loss_and_grads(cached, fx.targets(), o, true);
+  VLA_EXPECT(full.total == enc_loss.total) << full.total << enc_loss.total;
+  VLA_EXPECT(std::equal(g_full.begin(), g_full.end(), fx.policy.grads()));
+
+  // Encodings cannot train what produced them.
+  LossOptions train_backbone;
+  train_backbone.state_loss = false;
+  train_backbone.grad_groups = {ParamGroup::kBackbone};
+  VLA_EXPECT_THROWS(fx.policy.loss_and_grads(cached, fx.targets(), train_backbone, true), ErrorCode::kArgument,
+                    "cannot train the embeddings or the backbone");
+}
+
+}  // namespace vla::test
