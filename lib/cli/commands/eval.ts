@@ -15,6 +15,9 @@
  * episodes: [{ task, episodeIndex, configuration, seed, success, stages, grasped, clippedSteps }] }.
  * `--json -` prints it to stdout instead of the summary table.
  */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+
 import type { Command } from 'commander';
 import { z } from 'zod';
 
@@ -22,13 +25,16 @@ import { ArgumentError } from '../../errors.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { evaluate, type EvalReport } from '../../tabletop/eval.js';
 import { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE } from '../../tabletop/observation-images.js';
-import { defaultWorkers } from '../../tabletop/rollout.js';
+import { loadController } from '../../tabletop/policy-controller.js';
+import { defaultWorkers, type BatchPolicy } from '../../tabletop/rollout.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { describeImages, intOption, parseOptions, type CliContext } from '../context.js';
 
 const EvalOptions = z.object({
-  policy: z.string(),
+  policy: z.string().min(1).optional(),
+  checkpoint: z.string().min(1).optional(),
+  executeSteps: intOption(1),
   shift: z.string(),
   shiftSeed: intOption(0),
   episodes: intOption(1),
@@ -42,10 +48,18 @@ const EvalOptions = z.object({
   height: intOption(1, MAX_IMAGE_SIDE),
 });
 
-/** Checks the policy argument; only the scripted expert exists until checkpoints land. */
-export function resolvePolicyName(policy: string): 'expert' {
-  if (policy === 'expert') return 'expert';
-  throw new ArgumentError('VLA_ARGUMENT', `--policy '${policy}': only 'expert' is available for now; evaluating a checkpoint file comes with the policy issue`);
+/**
+ * The policy argument: 'expert' (the scripted expert), or a checkpoint file written by
+ * `vla-ttt train` (loaded with its normalization; chunks replanned every `executeSteps`).
+ */
+export function resolvePolicy(policy: string, executeSteps: number): { policy: 'expert'; name: string } | { policy: BatchPolicy; name: string; imageSize: { width: number; height: number } } {
+  if (policy === 'expert') return { policy: 'expert', name: 'expert' };
+  if (!existsSync(policy)) {
+    throw new ArgumentError('VLA_ARGUMENT', `--policy '${policy}': neither 'expert' nor an existing checkpoint file`);
+  }
+  const controller = loadController(policy, { executeSteps });
+  const side = controller.policy.config.image_size;
+  return { policy: controller.batchPolicy, name: basename(policy), imageSize: { width: side, height: side } };
 }
 
 /** The human-readable summary of a report, one line per task. */
@@ -71,7 +85,9 @@ export function registerEval(program: Command, ctx: CliContext): Command {
   return program
     .command('eval')
     .description('evaluate a policy on tabletop tasks: N episodes per task cycling the 24 configurations, success rates with Wilson 95% intervals')
-    .requiredOption('--policy <name>', "the policy: 'expert' (the scripted expert); checkpoints come later")
+    .option('--policy <name>', "the policy: 'expert' (the scripted expert) or a checkpoint file (vla-ttt train)")
+    .option('--checkpoint <file>', 'a checkpoint file (same as --policy FILE)')
+    .option('--execute-steps <n>', 'actions of each predicted chunk executed before replanning (checkpoints)', '4')
     .option('--shift <preset>', 'domain shift, e.g. source, camera, camera:0.5+friction', 'source')
     .option('--shift-seed <n>', 'seed of the shift realization', '0')
     .option('--episodes <n>', 'episodes per task', '200')
@@ -85,11 +101,19 @@ export function registerEval(program: Command, ctx: CliContext): Command {
     .option('--no-images', 'run without observation images (faster; the scripted expert does not use them)')
     .action(async (raw: unknown) => {
       const o = parseOptions(EvalOptions, raw);
-      const policy = resolvePolicyName(o.policy);
+      if (o.policy && o.checkpoint && o.policy !== o.checkpoint) throw new ArgumentError('VLA_ARGUMENT', '--policy and --checkpoint name different policies; give one');
+      const which = o.policy ?? o.checkpoint;
+      if (!which) throw new ArgumentError('VLA_ARGUMENT', "one of --policy ('expert' or a checkpoint file) or --checkpoint FILE is required");
+      const resolved = resolvePolicy(which, o.executeSteps);
+      if ('imageSize' in resolved && o.images && (o.width !== resolved.imageSize.width || o.height !== resolved.imageSize.height)) {
+        throw new ArgumentError('VLA_ARGUMENT', `--width/--height ${o.width}x${o.height}: the checkpoint takes ${resolved.imageSize.width}x${resolved.imageSize.height} images`);
+      }
+      if ('imageSize' in resolved && !o.images) throw new ArgumentError('VLA_ARGUMENT', '--no-images: a checkpoint policy needs its camera images');
       const tasks = parseTaskList(o.tasks);
       const shift = parseShift(o.shift);
       const report = await evaluate({
-        policy,
+        policy: resolved.policy,
+        policyName: resolved.name,
         tasks,
         episodesPerTask: o.episodes,
         seed: o.seed,
