@@ -173,13 +173,15 @@ void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const typename Kernel::T* 
   }
 }
 
-// The packed op(B) of a column range, all K blocks: K block pb starts at data + pb * block_stride,
-// and within it the panel of column n (a multiple of NR) at + n * kc (kc of that block).
+// Packed op(B) for a column range and the K blocks [first_block, end_block): K block pb starts at
+// data + (pb - first_block) * block_stride, and within it the panel of column n (a multiple of NR)
+// at + (n - first_column) * kc, kc being that block's size.
 template <typename T>
 struct PackedB {
   const T* data = nullptr;
   int64_t block_stride = 0;
-  int64_t first_column = 0;  // the column data's panels start at
+  int64_t first_column = 0;
+  int64_t first_block = 0, end_block = 0;
 };
 
 // Packs all K blocks of op(B)[:, n0:n1] into dst (block_stride = kc_max * padded width).
@@ -227,9 +229,11 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
   // All K blocks of B packed: K blocks innermost.
   auto multiply_all_blocks = [&](int64_t jc, int64_t nc, PackedB<T> b) {
     for (int64_t ic = m0; ic < m1; ic += MC)
-      for (int64_t pc = 0, pb = 0; pc < g.K; pc += kc_max, ++pb)
+      for (int64_t pb = b.first_block; pb < b.end_block; ++pb) {
+        const int64_t pc = pb * kc_max;
         multiply(ic, jc, nc, pc,
-                 b.data + pb * b.block_stride + (jc - b.first_column) * std::min(kc_max, g.K - pc));
+                 b.data + (pb - b.first_block) * b.block_stride + (jc - b.first_column) * std::min(kc_max, g.K - pc));
+      }
   };
 
   if (shared.data) {
@@ -245,7 +249,7 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
     const int64_t nc = std::min(NC, n1 - jc);
     if (whole_b) {
       pack_b_all_blocks<Kernel>(g, kc_max, jc, jc + nc, b_packed, b_block_size);
-      multiply_all_blocks(jc, nc, PackedB<T>{b_packed, b_block_size, jc});
+      multiply_all_blocks(jc, nc, PackedB<T>{b_packed, b_block_size, jc, 0, k_blocks});
     } else {
       for (int64_t pc = 0; pc < g.K; pc += kc_max) {
         pack_b<Kernel>(g, pc, std::min(kc_max, g.K - pc), jc, nc, b_packed);
@@ -255,18 +259,21 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
   }
 }
 
-// Packed B shared by all tasks up to this size (it lives in L3 while the tasks run).
-constexpr int64_t kSharedBBytes = int64_t(16) << 20;
+// Shared packed B: packed by all threads together, then read by all tasks, a group of K blocks
+// of at most this size at a time. Long reductions (weight gradients, K = batch rows) thus go in
+// several rounds, each packing a slice that is still in cache when the tasks read it.
+constexpr int64_t kSharedGroupBytes = int64_t(1) << 20;
 // Below this many flops the extra parallel region that packs a shared B costs more than it saves.
 constexpr double kMinSharedBFlops = 16e6;
 
 // Runs a whole GEMM (M, N, K > 0) on the pool. C is cut into m_parts x n_parts rectangles on
-// micro-tile boundaries, one task each. Each rectangle needs all of op(A)'s rows and op(B)'s
-// columns that it covers, packed (B always, A when transposed):
-// - On larger problems B is packed once, in parallel, into a buffer all tasks read (one more
-//   parallel region); then cutting M costs nothing and M is cut first.
+// micro-tile boundaries, one task each (one per thread; two per thread when each still gets many
+// micro-panels, so that a briefly descheduled thread does not hold up the others). Each rectangle
+// needs all of op(A)'s rows and op(B)'s columns that it covers, packed (B always, A when transposed):
+// - On larger problems B is packed once, by all threads in a parallel region, into a buffer all
+//   tasks then read; cutting M costs nothing more, so M is cut first.
 // - Otherwise each task packs what it needs: cutting M repeats B's packing and cutting N A's, so
-//   the larger of M and N is cut, into as few pieces as there are threads.
+//   the larger of M and N is cut.
 template <class Kernel>
 void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
   using T = typename Kernel::T;
@@ -274,18 +281,14 @@ void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
   const int64_t m_panels = (g.M + MR - 1) / MR, n_panels = (g.N + NR - 1) / NR;
   const double flops = 2.0 * static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
   const int64_t threads = ThreadPool::in_task() ? 1 : num_threads();
-  const int64_t kc_max = k_block_size(g.K, Kernel::kKC);
-  const int64_t k_blocks = (g.K + kc_max - 1) / kc_max;
-  const int64_t shared_block_stride = kc_max * n_panels * NR;
-  const bool shared_b = threads > 1 && flops >= kMinSharedBFlops && g.N <= Kernel::kNC && m_panels >= 2 &&
-                        k_blocks * shared_block_stride * static_cast<int64_t>(sizeof(T)) <= kSharedBBytes;
+  const bool shared_b = threads > 1 && flops >= kMinSharedBFlops && g.N <= Kernel::kNC && m_panels >= 2;
 
   int64_t m_parts = 1, n_parts = 1;
   if (threads > 1 && flops >= kMinParallelFlops) {
-    // A few more tasks than threads on large problems, so that a briefly descheduled thread
-    // does not hold up the others.
-    const int64_t want = flops >= 64e6 ? 2 * threads : threads;
-    if (shared_b || g.M >= g.N) {
+    const bool split_m = shared_b || g.M >= g.N;
+    const int64_t panels = split_m ? m_panels : n_panels;
+    const int64_t want = panels >= 32 * threads ? 2 * threads : threads;
+    if (split_m) {
       m_parts = std::min(m_panels, want);
       n_parts = std::min(n_panels, (want + m_parts - 1) / m_parts);
     } else {
@@ -293,38 +296,49 @@ void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
       m_parts = std::min(m_panels, (want + n_parts - 1) / n_parts);
     }
   }
-
-  PackedB<T> packed;
-  if (shared_b && m_parts > 1) {
-    T* data = static_cast<T*>(pack_buffer(kPackShared, static_cast<size_t>(k_blocks * shared_block_stride) * sizeof(T)));
-    // Units of one K block and up to 8 column panels: sequential runs of source rows, enough units.
-    constexpr int64_t kPanelsPerUnit = 8;
-    const int64_t panel_groups = (n_panels + kPanelsPerUnit - 1) / kPanelsPerUnit;
-    parallel_for(k_blocks * panel_groups, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t u = begin; u < end; ++u) {
-        const int64_t pb = u / panel_groups, q0 = u % panel_groups * kPanelsPerUnit;
-        const int64_t pc = pb * kc_max, kc = std::min(kc_max, g.K - pc);
-        const int64_t n0 = q0 * NR, n1 = std::min(g.N, (q0 + kPanelsPerUnit) * NR);
-        pack_b<Kernel>(g, pc, kc, n0, n1 - n0, data + pb * shared_block_stride + n0 * kc);
-      }
-    });
-    packed = PackedB<T>{data, shared_block_stride, 0};
-  }
-
-  auto run_rectangle = [&](int64_t t) {
-    const int64_t mi = t / n_parts, ni = t % n_parts;
-    const int64_t m0 = m_panels * mi / m_parts * MR, m1 = std::min(g.M, m_panels * (mi + 1) / m_parts * MR);
-    const int64_t n0 = n_panels * ni / n_parts * NR, n1 = std::min(g.N, n_panels * (ni + 1) / n_parts * NR);
-    gemm_rectangle<Kernel>(g, m0, m1, n0, n1, packed);
-  };
   const int64_t tasks = m_parts * n_parts;
-  if (tasks == 1) {
-    run_rectangle(0);
+  auto run_tasks = [&](PackedB<T> packed) {
+    auto run_rectangle = [&](int64_t t) {
+      const int64_t mi = t / n_parts, ni = t % n_parts;
+      const int64_t m0 = m_panels * mi / m_parts * MR, m1 = std::min(g.M, m_panels * (mi + 1) / m_parts * MR);
+      const int64_t n0 = n_panels * ni / n_parts * NR, n1 = std::min(g.N, n_panels * (ni + 1) / n_parts * NR);
+      gemm_rectangle<Kernel>(g, m0, m1, n0, n1, packed);
+    };
+    if (tasks == 1) {
+      run_rectangle(0);
+      return;
+    }
+    parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) run_rectangle(t);
+    });
+  };
+  if (!shared_b || m_parts == 1) {
+    run_tasks(PackedB<T>{});
     return;
   }
-  parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) run_rectangle(t);
-  });
+
+  const int64_t kc_max = k_block_size(g.K, Kernel::kKC);
+  const int64_t k_blocks = (g.K + kc_max - 1) / kc_max;
+  const int64_t block_stride = kc_max * n_panels * NR;
+  const int64_t group_blocks =
+      std::max<int64_t>(1, kSharedGroupBytes / (block_stride * static_cast<int64_t>(sizeof(T))));
+  T* data = static_cast<T*>(
+      pack_buffer(kPackShared, static_cast<size_t>(std::min(group_blocks, k_blocks) * block_stride) * sizeof(T)));
+  // Packing units: one K block and up to 8 column panels (sequential runs of source rows).
+  constexpr int64_t kPanelsPerUnit = 8;
+  const int64_t panel_groups = (n_panels + kPanelsPerUnit - 1) / kPanelsPerUnit;
+  for (int64_t first = 0; first < k_blocks; first += group_blocks) {
+    const int64_t end = std::min(k_blocks, first + group_blocks);
+    parallel_for((end - first) * panel_groups, 1, [&](int64_t begin, int64_t stop) {
+      for (int64_t u = begin; u < stop; ++u) {
+        const int64_t pb = first + u / panel_groups, q0 = u % panel_groups * kPanelsPerUnit;
+        const int64_t pc = pb * kc_max, kc = std::min(kc_max, g.K - pc);
+        const int64_t n0 = q0 * NR, n1 = std::min(g.N, (q0 + kPanelsPerUnit) * NR);
+        pack_b<Kernel>(g, pc, kc, n0, n1 - n0, data + (pb - first) * block_stride + n0 * kc);
+      }
+    });
+    run_tasks(PackedB<T>{data, block_stride, 0, first, end});
+  }
 }
 
 }  // namespace vla::gemm_detail
