@@ -61,6 +61,7 @@ struct Options {
   int reps = 7;                        // repetitions; the median is reported
   double peak_gflops_per_thread = 0;   // measured float32 FMA peak (0: unknown)
   double peak_gflops = 0;              // the same with `threads` threads
+  double wait_quiet_seconds = 0;       // before each measurement, wait up to this long for a quiet machine
 
   bool matches(const std::string& name) const { return filter.empty() || name.find(filter) != std::string::npos; }
 };
@@ -101,6 +102,10 @@ class CpuLoadMeter {
   double wall0_;
   long long busy0_, steal0_, self0_;
 };
+
+// Waits until other processes have used at most 0.1 CPUs over a 2-second window, or until
+// max_seconds have passed; returns whether the machine was quiet.
+bool wait_for_quiet(double max_seconds);
 
 // A check inside a section failed (a wrong result, say): printed at once, listed in the report
 // under "failures", and the executable exits with status 1 after writing the report.

@@ -172,6 +172,7 @@ VLA_BENCH_SECTION(gemm) {
       CpuLoad load;
     };
     auto attempt = [&] {
+      if (opt.wait_quiet_seconds > 0) wait_for_quiet(opt.wait_quiet_seconds);
       CpuLoadMeter meter;
       RepTimer own(opt, [&] {
         gemm_own_f32(c.trans_a, c.trans_b, c.M, c.N, c.K, 1.0f, A.data, lda, B.data, ldb, 0.0f, C_own.data, c.N);

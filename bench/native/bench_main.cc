@@ -1,7 +1,10 @@
 // vla_bench_kernels [--out FILE] [--quick] [--filter SUBSTR] [--threads N] [--section NAME]
+//                   [--wait-quiet SECONDS]
 //
 // Measures the machine (CPU, build, peak FMA throughput), runs every registered bench section
 // (bench.h) and writes one JSON report to FILE, or to stdout. Progress goes to stderr.
+// --wait-quiet: before each measurement, wait (up to SECONDS) until other processes leave the
+// CPUs idle; for reference runs on a shared machine.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -83,7 +86,8 @@ double peak_gflops(int threads, double seconds) {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: vla_bench_kernels [--out FILE] [--quick] [--filter SUBSTR] [--threads N] [--section NAME]\n");
+               "usage: vla_bench_kernels [--out FILE] [--quick] [--filter SUBSTR] [--threads N] [--section NAME] "
+               "[--wait-quiet SECONDS]\n");
 }
 
 }  // namespace
@@ -108,6 +112,7 @@ int main(int argc, char** argv) {
     else if (a == "--filter") opt.filter = value();
     else if (a == "--threads") opt.threads = std::atoi(value().c_str());
     else if (a == "--section") only_section = value();
+    else if (a == "--wait-quiet") opt.wait_quiet_seconds = std::atof(value().c_str());
     else {
       usage();
       return 2;
@@ -148,6 +153,7 @@ int main(int argc, char** argv) {
     // keep the highest values.
     CpuLoad peak_load;
     for (int attempt = 1;; ++attempt) {
+      if (opt.wait_quiet_seconds > 0) wait_for_quiet(opt.wait_quiet_seconds);
       CpuLoadMeter meter;
       const double one = peak_gflops(1, peak_seconds), all = peak_gflops(opt.threads, peak_seconds);
       const CpuLoad load = meter.load();

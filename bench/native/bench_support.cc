@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include <unistd.h>
 
@@ -180,6 +181,17 @@ CpuLoad CpuLoadMeter::load() const {
   l.others = std::max(0.0, static_cast<double>((busy - busy0_) - (self - self0_)) / ticks_per_second / wall);
   l.steal = static_cast<double>(steal - steal0_) / ticks_per_second / wall;
   return l;
+}
+
+bool wait_for_quiet(double max_seconds) {
+  const double t0 = now_seconds();
+  for (;;) {
+    CpuLoadMeter meter;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const CpuLoad load = meter.load();
+    if (load.others + load.steal <= 0.1) return true;
+    if (now_seconds() - t0 >= max_seconds) return false;
+  }
 }
 
 namespace {

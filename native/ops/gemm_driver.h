@@ -17,8 +17,10 @@
 // which the micro-kernel streams directly (the hardware prefetchers follow MR row streams), so the
 // gather that packing would be costs nothing. A transposed A is packed: there a micro-tile row is a
 // strided column, and packing is a cheap contiguous copy. B is always packed (its micro-panel is
-// reused across every A micro-panel and must be contiguous for L1); a transposed B is packed with
-// the kernel's own (vectorized) transposing copy.
+// reused across every A micro-panel and must be contiguous for L1). A B that is not transposed is
+// packed on the fly by the first micro-tile that uses each micro-panel (tile_packing_b), so its
+// copy costs two stores per k in that tile rather than a pass of its own over memory; a transposed
+// B is packed beforehand with the kernel's own (vectorized) transposing copy.
 //
 // Kernel concept (a struct; every family defines its own in an anonymous namespace, so each
 // instantiation of these templates is local to the translation unit that was compiled for its
@@ -33,6 +35,11 @@
 //       `b` is an NR-column panel (element (k, j) at b[k * kNR + j], 64-byte aligned). beta == 0 must
 //       not read C. Every row count and A layout uses the same per-element arithmetic (the same FMA
 //       chain over k), so results do not depend on where tile or task boundaries fall.
+//   template <int kRows, bool kPackedA>
+//   static void tile_packing_b(int64_t kc, const T* a, int64_t lda, const T* b_src, int64_t ldb, T* b_dst,
+//                              T* c, int64_t ldc, T alpha, T beta);
+//       The same tile, reading B row k in place (b_src + k * ldb, kNR columns) and storing it to the
+//       packed panel b_dst as it goes: the first tile that uses a B micro-panel packs it for the rest.
 //   static void pack_b_transposed(const T* src, int64_t ld, int cols, int64_t kc, T* dst);
 //       dst[k * kNR + j] = src[j * ld + k] for j < cols, 0 for cols <= j < kNR; k < kc.
 #pragma once
@@ -63,11 +70,19 @@ inline int64_t k_block_size(int64_t K, int64_t kc_max) {
 template <class Kernel>
 using TileFn = void (*)(int64_t, const typename Kernel::T*, int64_t, const typename Kernel::T*, typename Kernel::T*,
                         int64_t, typename Kernel::T, typename Kernel::T);
+template <class Kernel>
+using PackingTileFn = void (*)(int64_t, const typename Kernel::T*, int64_t, const typename Kernel::T*, int64_t,
+                               typename Kernel::T*, typename Kernel::T*, int64_t, typename Kernel::T,
+                               typename Kernel::T);
 
-// tile<1>, ..., tile<kMR>: index rows - 1.
+// tile<1>, ..., tile<kMR> (and the packing variants): index rows - 1.
 template <class Kernel, bool kPackedA, size_t... R>
 constexpr std::array<TileFn<Kernel>, sizeof...(R)> make_tile_table(std::index_sequence<R...>) {
   return {{&Kernel::template tile<static_cast<int>(R) + 1, kPackedA>...}};
+}
+template <class Kernel, bool kPackedA, size_t... R>
+constexpr std::array<PackingTileFn<Kernel>, sizeof...(R)> make_packing_tile_table(std::index_sequence<R...>) {
+  return {{&Kernel::template tile_packing_b<static_cast<int>(R) + 1, kPackedA>...}};
 }
 
 // Packing into panels of width W: element (k, j) of a [kc x width] slice goes to panel j / W at
@@ -143,17 +158,28 @@ void pack_b(const GemmProblem<typename Kernel::T>& g, int64_t p0, int64_t kc, in
 
 // C[mc, nc] = alpha * A block * packed B block + beta * C, one micro-tile at a time. The A block
 // is either packed (a_block, MR-row panels) or in place (a_block = &op(A)[ic, pc], row stride lda).
+// With b_src (= &op(B)[pc, jc], row stride ldb, B not transposed) the B block is packed into
+// b_block on the way, each micro-panel by its first tile.
 template <class Kernel, bool kPackedA>
 void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const typename Kernel::T* a_block, int64_t lda,
-                  const typename Kernel::T* b_block, typename Kernel::T* c, int64_t ldc, typename Kernel::T alpha,
-                  typename Kernel::T beta) {
+                  typename Kernel::T* b_block, const typename Kernel::T* b_src, int64_t ldb, typename Kernel::T* c,
+                  int64_t ldc, typename Kernel::T alpha, typename Kernel::T beta) {
   using T = typename Kernel::T;
   constexpr int MR = Kernel::kMR, NR = Kernel::kNR;
   static constexpr auto tiles = make_tile_table<Kernel, kPackedA>(std::make_index_sequence<MR>{});
+  static constexpr auto packing_tiles = make_packing_tile_table<Kernel, kPackedA>(std::make_index_sequence<MR>{});
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-    const T* b_panel = b_block + jr * kc;
-    for (int64_t ir = 0; ir < mc; ir += MR) {
+    T* b_panel = b_block + jr * kc;
+    int64_t ir = 0;
+    if (b_src && cols == NR) {
+      const int rows = static_cast<int>(std::min<int64_t>(MR, mc));
+      packing_tiles[rows - 1](kc, a_block, lda, b_src + jr, ldb, b_panel, c + jr, ldc, alpha, beta);
+      ir = MR;
+    } else if (b_src) {
+      pack_rows_into_panels<NR>(b_src + jr, ldb, cols, kc, b_panel);  // a partial last panel
+    }
+    for (; ir < mc; ir += MR) {
       const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
       const T* a_panel = kPackedA ? a_block + ir * kc : a_block + ir * lda;
       T* c_tile = c + ir * ldc + jr;
@@ -214,30 +240,35 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
   T* a_block =
       g.trans_a ? static_cast<T*>(pack_buffer(kPackA, static_cast<size_t>(mc_max * kc_max) * sizeof(T))) : nullptr;
 
-  // C[ic:+mc, jc:+nc] (+)= op(A)[ic:+mc, pc:+kc] * packed B block.
-  auto multiply = [&](int64_t ic, int64_t jc, int64_t nc, int64_t pc, const T* b_block) {
+  // C[ic:+mc, jc:+nc] (+)= op(A)[ic:+mc, pc:+kc] * B block; with pack_b, the B block is packed
+  // into b_block on the way (B not transposed; see macro_kernel).
+  auto multiply = [&](int64_t ic, int64_t jc, int64_t nc, int64_t pc, T* b_block, bool pack_b) {
     const int64_t mc = std::min(MC, m1 - ic), kc = std::min(kc_max, g.K - pc);
     const T beta = pc == 0 ? g.beta : T(1);
     T* c = g.C + ic * g.ldc + jc;
+    const T* b_src = pack_b ? g.B + pc * g.ldb + jc : nullptr;
     if (g.trans_a) {
       pack_a_transposed<Kernel>(g, ic, mc, pc, kc, a_block);
-      macro_kernel<Kernel, true>(mc, nc, kc, a_block, 0, b_block, c, g.ldc, g.alpha, beta);
+      macro_kernel<Kernel, true>(mc, nc, kc, a_block, 0, b_block, b_src, g.ldb, c, g.ldc, g.alpha, beta);
     } else {
-      macro_kernel<Kernel, false>(mc, nc, kc, g.A + ic * g.lda + pc, g.lda, b_block, c, g.ldc, g.alpha, beta);
+      macro_kernel<Kernel, false>(mc, nc, kc, g.A + ic * g.lda + pc, g.lda, b_block, b_src, g.ldb, c, g.ldc,
+                                  g.alpha, beta);
     }
   };
   // All K blocks of B packed: K blocks innermost.
-  auto multiply_all_blocks = [&](int64_t jc, int64_t nc, PackedB<T> b) {
+  // All K blocks of B at hand (or packed by the first MC block when pack_b): K blocks innermost.
+  auto multiply_all_blocks = [&](int64_t jc, int64_t nc, PackedB<T> b, bool pack_b) {
     for (int64_t ic = m0; ic < m1; ic += MC)
       for (int64_t pb = b.first_block; pb < b.end_block; ++pb) {
         const int64_t pc = pb * kc_max;
-        multiply(ic, jc, nc, pc,
-                 b.data + (pb - b.first_block) * b.block_stride + (jc - b.first_column) * std::min(kc_max, g.K - pc));
+        T* block = const_cast<T*>(b.data) + (pb - b.first_block) * b.block_stride +
+                   (jc - b.first_column) * std::min(kc_max, g.K - pc);
+        multiply(ic, jc, nc, pc, block, pack_b && ic == m0);
       }
   };
 
   if (shared.data) {
-    multiply_all_blocks(n0, n1 - n0, shared);
+    multiply_all_blocks(n0, n1 - n0, shared, false);
     return;
   }
   const int64_t nc_max = std::min(NC, (n1 - n0 + NR - 1) / NR * NR);
@@ -247,13 +278,15 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
       pack_buffer(kPackB, static_cast<size_t>((whole_b ? k_blocks : 1) * b_block_size) * sizeof(T)));
   for (int64_t jc = n0; jc < n1; jc += NC) {
     const int64_t nc = std::min(NC, n1 - jc);
+    // A transposed B is packed ahead; otherwise the first MC block's tiles pack it.
+    const bool pack_on_the_fly = !g.trans_b;
     if (whole_b) {
-      pack_b_all_blocks<Kernel>(g, kc_max, jc, jc + nc, b_packed, b_block_size);
-      multiply_all_blocks(jc, nc, PackedB<T>{b_packed, b_block_size, jc, 0, k_blocks});
+      if (g.trans_b) pack_b_all_blocks<Kernel>(g, kc_max, jc, jc + nc, b_packed, b_block_size);
+      multiply_all_blocks(jc, nc, PackedB<T>{b_packed, b_block_size, jc, 0, k_blocks}, pack_on_the_fly);
     } else {
       for (int64_t pc = 0; pc < g.K; pc += kc_max) {
-        pack_b<Kernel>(g, pc, std::min(kc_max, g.K - pc), jc, nc, b_packed);
-        for (int64_t ic = m0; ic < m1; ic += MC) multiply(ic, jc, nc, pc, b_packed);
+        if (g.trans_b) pack_b<Kernel>(g, pc, std::min(kc_max, g.K - pc), jc, nc, b_packed);
+        for (int64_t ic = m0; ic < m1; ic += MC) multiply(ic, jc, nc, pc, b_packed, pack_on_the_fly && ic == m0);
       }
     }
   }
@@ -270,10 +303,11 @@ constexpr double kMinSharedBFlops = 16e6;
 // micro-tile boundaries, one task each (one per thread; two per thread when each still gets many
 // micro-panels, so that a briefly descheduled thread does not hold up the others). Each rectangle
 // needs all of op(A)'s rows and op(B)'s columns that it covers, packed (B always, A when transposed):
-// - On larger problems B is packed once, by all threads in a parallel region, into a buffer all
-//   tasks then read; cutting M costs nothing more, so M is cut first.
-// - Otherwise each task packs what it needs: cutting M repeats B's packing and cutting N A's, so
-//   the larger of M and N is cut.
+// - A transposed B (the transposing copy is a pass of its own) is packed once on larger problems,
+//   by all threads in a parallel region, into a buffer all tasks then read; cutting M costs
+//   nothing more, so M is cut first.
+// - Otherwise each task packs what it needs (B on the fly, if not transposed): cutting M repeats
+//   B's packing and cutting N A's, so the larger of M and N is cut.
 template <class Kernel>
 void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
   using T = typename Kernel::T;
@@ -281,7 +315,8 @@ void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
   const int64_t m_panels = (g.M + MR - 1) / MR, n_panels = (g.N + NR - 1) / NR;
   const double flops = 2.0 * static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
   const int64_t threads = ThreadPool::in_task() ? 1 : num_threads();
-  const bool shared_b = threads > 1 && flops >= kMinSharedBFlops && g.N <= Kernel::kNC && m_panels >= 2;
+  const bool shared_b =
+      g.trans_b && threads > 1 && flops >= kMinSharedBFlops && g.N <= Kernel::kNC && m_panels >= 2;
 
   int64_t m_parts = 1, n_parts = 1;
   if (threads > 1 && flops >= kMinParallelFlops) {
