@@ -26,14 +26,19 @@
 namespace vla::bench {
 namespace {
 
-std::string cpu_model() {
+// The first value of `key` in /proc/cpuinfo ("model name", "cpu family", ...), or "unknown".
+std::string cpuinfo(const std::string& key) {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
+  while (std::getline(in, line)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    name.erase(name.find_last_not_of(" \t") + 1);
+    if (name != key) continue;
+    const size_t start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
   return "unknown";
 }
 
@@ -129,7 +134,10 @@ int main(int argc, char** argv) {
     vla::set_num_threads(opt.threads);
     Json report = Json::object();
     Json machine = Json::object();
-    machine.set("cpu", cpu_model());
+    machine.set("cpu", cpuinfo("model name"));
+    // Virtual machines often show a bare "AMD EPYC"; family and model say which generation
+    // (family 25 = Zen3 / Zen4).
+    machine.set("cpu_family_model", "family " + cpuinfo("cpu family") + ", model " + cpuinfo("model"));
     machine.set("caches", cache_sizes());
     machine.set("available_cpus", vla::available_cpus());
     machine.set("threads_used", opt.threads);
@@ -168,7 +176,9 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::seconds(3));
     }
     Json peak = Json::object();
-    peak.set("what", "float32 FMA loop on registers (12 independent accumulators), widest vectors of the active ISA");
+    peak.set("what",
+             "float32 FMA loop on registers (12 independent accumulators), widest vectors of the active ISA; "
+             "fractions of peak in the sections are of gflops_all_threads");
     peak.set("gflops_per_thread", opt.peak_gflops_per_thread);
     peak.set("gflops_all_threads", opt.peak_gflops);
     peak.set("threads", opt.threads);

@@ -6,7 +6,7 @@
 //   task: a rectangle of C (parallel_for; each element of C belongs to exactly one task)
 //     jc: NC columns                 the packed B block [kc x nc] stays in L2 / L3
 //       pc: kc of the reduction      blocks depend on K only, run in order: thread-count independent
-//         pack op(B)[pc:+kc, jc:+nc] into NR-column panels (zero-padded to a multiple of NR)
+//         pack op(B)[pc:+kc, jc:+nc] into NR-column panels (zero-padded to a multiple of NR; see below)
 //         ic: MC rows                the A block [mc x kc] stays in L2
 //           pack op(A)[ic:+mc, pc:+kc] into MR-row panels (zero-padded), only when A is transposed
 //           jr: NR-column panels      the B micro-panel [kc x NR] stays in L1
@@ -141,16 +141,14 @@ void pack_a_transposed(const GemmProblem<typename Kernel::T>& g, int64_t i0, int
   pack_rows_into_panels<Kernel::kMR>(g.A + p0 * g.lda + i0, g.lda, mc, kc, dst);
 }
 
-// Packs op(B)[p0 : p0+kc, j0 : j0+nc] into NR-column panels; panel q starts at dst + q * NR * kc.
+// Packs op(B)[p0 : p0+kc, j0 : j0+nc] of a transposed B (op(B)[k, j] = B[j * ldb + k]) into
+// NR-column panels; panel q starts at dst + q * NR * kc. (A B that is not transposed is packed on
+// the fly by the micro-kernel, see macro_kernel.)
 template <class Kernel>
-void pack_b(const GemmProblem<typename Kernel::T>& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-            typename Kernel::T* dst) {
+void pack_b_transposed_block(const GemmProblem<typename Kernel::T>& g, int64_t p0, int64_t kc, int64_t j0,
+                             int64_t nc, typename Kernel::T* dst) {
   constexpr int NR = Kernel::kNR;
-  if (!g.trans_b) {  // op(B)[k, j] = B[k * ldb + j]
-    pack_rows_into_panels<NR>(g.B + p0 * g.ldb + j0, g.ldb, nc, kc, dst);
-    return;
-  }
-  for (int64_t jp = 0; jp < nc; jp += NR, dst += NR * kc) {  // op(B)[k, j] = B[j * ldb + k]
+  for (int64_t jp = 0; jp < nc; jp += NR, dst += NR * kc) {
     const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jp));
     Kernel::pack_b_transposed(g.B + (j0 + jp) * g.ldb + p0, g.ldb, cols, kc, dst);
   }
@@ -204,30 +202,22 @@ void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const typename Kernel::T* 
 // at + (n - first_column) * kc, kc being that block's size.
 template <typename T>
 struct PackedB {
-  const T* data = nullptr;
+  T* data = nullptr;
   int64_t block_stride = 0;
   int64_t first_column = 0;
   int64_t first_block = 0, end_block = 0;
 };
-
-// Packs all K blocks of op(B)[:, n0:n1] into dst (block_stride = kc_max * padded width).
-template <class Kernel>
-void pack_b_all_blocks(const GemmProblem<typename Kernel::T>& g, int64_t kc_max, int64_t n0, int64_t n1,
-                       typename Kernel::T* dst, int64_t block_stride) {
-  for (int64_t pc = 0, pb = 0; pc < g.K; pc += kc_max, ++pb)
-    pack_b<Kernel>(g, pc, std::min(kc_max, g.K - pc), n0, n1 - n0, dst + pb * block_stride);
-}
 
 // Per-task packed B up to this size holds all K blocks at once (see gemm_rectangle).
 constexpr int64_t kWholeBBytes = int64_t(3) << 20;
 
 // One task: C[m0:m1, n0:n1] over the whole reduction.
 //
-// B comes packed by the caller (`shared`, all K blocks, when several tasks use the same columns),
-// or the task packs it into its thread's buffer: all K blocks at once when that fits in
-// kWholeBBytes, else one K block at a time (BLIS's order). With all K blocks at hand, the K blocks
-// run innermost, so each MC x NC block of C stays in L2 across them instead of being streamed
-// through memory once per K block.
+// B comes packed by the caller (`shared`: a group of K blocks, when several tasks use the same
+// columns), or the task packs it into its thread's buffer (ahead when transposed, else on the fly
+// by the first MC block): all K blocks when they fit in kWholeBBytes, else one K block at a time
+// (BLIS's order). With all K blocks at hand, the K blocks run innermost, so each MC x NC block of C
+// stays in L2 across them instead of being streamed through memory once per K block.
 template <class Kernel>
 void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                     PackedB<typename Kernel::T> shared) {
@@ -255,14 +245,12 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
                                   g.alpha, beta);
     }
   };
-  // All K blocks of B packed: K blocks innermost.
   // All K blocks of B at hand (or packed by the first MC block when pack_b): K blocks innermost.
   auto multiply_all_blocks = [&](int64_t jc, int64_t nc, PackedB<T> b, bool pack_b) {
     for (int64_t ic = m0; ic < m1; ic += MC)
       for (int64_t pb = b.first_block; pb < b.end_block; ++pb) {
         const int64_t pc = pb * kc_max;
-        T* block = const_cast<T*>(b.data) + (pb - b.first_block) * b.block_stride +
-                   (jc - b.first_column) * std::min(kc_max, g.K - pc);
+        T* block = b.data + (pb - b.first_block) * b.block_stride + (jc - b.first_column) * std::min(kc_max, g.K - pc);
         multiply(ic, jc, nc, pc, block, pack_b && ic == m0);
       }
   };
@@ -281,11 +269,14 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
     // A transposed B is packed ahead; otherwise the first MC block's tiles pack it.
     const bool pack_on_the_fly = !g.trans_b;
     if (whole_b) {
-      if (g.trans_b) pack_b_all_blocks<Kernel>(g, kc_max, jc, jc + nc, b_packed, b_block_size);
+      if (g.trans_b)
+        for (int64_t pb = 0; pb < k_blocks; ++pb)
+          pack_b_transposed_block<Kernel>(g, pb * kc_max, std::min(kc_max, g.K - pb * kc_max), jc, nc,
+                                          b_packed + pb * b_block_size);
       multiply_all_blocks(jc, nc, PackedB<T>{b_packed, b_block_size, jc, 0, k_blocks}, pack_on_the_fly);
     } else {
       for (int64_t pc = 0; pc < g.K; pc += kc_max) {
-        if (g.trans_b) pack_b<Kernel>(g, pc, std::min(kc_max, g.K - pc), jc, nc, b_packed);
+        if (g.trans_b) pack_b_transposed_block<Kernel>(g, pc, std::min(kc_max, g.K - pc), jc, nc, b_packed);
         for (int64_t ic = m0; ic < m1; ic += MC) multiply(ic, jc, nc, pc, b_packed, pack_on_the_fly && ic == m0);
       }
     }
@@ -369,7 +360,7 @@ void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
         const int64_t pb = first + u / panel_groups, q0 = u % panel_groups * kPanelsPerUnit;
         const int64_t pc = pb * kc_max, kc = std::min(kc_max, g.K - pc);
         const int64_t n0 = q0 * NR, n1 = std::min(g.N, (q0 + kPanelsPerUnit) * NR);
-        pack_b<Kernel>(g, pc, kc, n0, n1 - n0, data + (pb - first) * block_stride + n0 * kc);
+        pack_b_transposed_block<Kernel>(g, pc, kc, n0, n1 - n0, data + (pb - first) * block_stride + n0 * kc);
       }
     });
     run_tasks(PackedB<T>{data, block_stride, 0, first, end});

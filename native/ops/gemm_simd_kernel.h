@@ -73,7 +73,8 @@ struct SimdKernel {
     for (int64_t k = 0; k < kc; ++k) {
       Vec bk[NVec];
       if (kPackB) {
-        // B comes from memory here, a row (one or two cache lines) per k: ask for rows well ahead.
+        // B comes from memory here, a row (one or two cache lines) per k: ask for rows well ahead
+        // (prefetches past the end of B are harmless: they never fault).
         __builtin_prefetch(b + (k + kPrefetchRows) * ldb);
         __builtin_prefetch(b + (k + kPrefetchRows) * ldb + kNR - 1);
       }

@@ -342,7 +342,8 @@ VLA_TEST(linear_ops, shape_errors) {
   VLA_EXPECT_THROWS(run_f64("linear", {{"x", Shape{3, 128}}, {"w", Shape{64, 100}}}, {}, st), ErrorCode::kShape,
                     "linear: input 'w' has shape [64, 100], expected dimension 1 = 128 (K, the last dimension of x)");
   VLA_EXPECT_THROWS(run_f64("linear", {{"x", Shape{3, 8}}, {"w", Shape{4, 8}}, {"b", Shape{5}}}, {}, st),
-                    ErrorCode::kShape, "input 'b' has shape [5], expected dimension 0 = 4 (N, the first dimension of w)");
+                    ErrorCode::kShape,
+                    "input 'b' has shape [5], expected dimension 0 = 4 (N, the first dimension of w)");
   VLA_EXPECT_THROWS(run_f64("linear", {{"x", Shape{3, 8}}, {"w", Shape{4, 8, 1}}}, {}, st), ErrorCode::kShape,
                     "input 'w' has shape [4, 8, 1], expected rank 2");
   VLA_EXPECT_THROWS(
