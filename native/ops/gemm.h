@@ -9,14 +9,15 @@
 // beta == 0 overwrites C without reading it (NaN or garbage in C is ignored), as in BLAS.
 // alpha == 0 or K == 0 reads neither A nor B: C = beta * C.
 //
-// float runs on the selected backend: OpenBLAS when compiled in (VLA_HAVE_OPENBLAS; sizes and
-// leading dimensions must fit its 32-bit integers, larger problems use the own kernels), or
-// vla-ttt's own BLIS-style kernels (generic C++, AVX2 or AVX-512, picked by active_isa()). double
-// always runs the own blocked driver with a portable micro-kernel: it is the float64 reference of
-// gradient checks.
+// float runs on the selected backend: OpenBLAS when compiled in (VLA_HAVE_OPENBLAS), or vla-ttt's
+// own BLIS-style kernels (generic C++, AVX2 or AVX-512, picked by active_isa()). double always runs
+// the own blocked driver with a portable micro-kernel: it is the float64 reference of gradient checks.
 //
 // The own kernels give bitwise identical results for any thread count: every element of C is
 // computed by one thread, with K reduced in fixed blocks in a fixed order.
+//
+// OpenBLAS takes 32-bit sizes: a problem with a size or leading dimension beyond 2^31 - 1 runs on
+// the own kernels whatever the backend.
 #pragma once
 
 #include <cstdint>
