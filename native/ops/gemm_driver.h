@@ -294,11 +294,11 @@ constexpr double kMinSharedBFlops = 16e6;
 // micro-tile boundaries, one task each (one per thread; two per thread when each still gets many
 // micro-panels, so that a briefly descheduled thread does not hold up the others). Each rectangle
 // needs all of op(A)'s rows and op(B)'s columns that it covers, packed (B always, A when transposed):
-// - A transposed B (the transposing copy is a pass of its own) is packed once on larger problems,
-//   by all threads in a parallel region, into a buffer all tasks then read; cutting M costs
-//   nothing more, so M is cut first.
-// - Otherwise each task packs what it needs (B on the fly, if not transposed): cutting M repeats
-//   B's packing and cutting N A's, so the larger of M and N is cut.
+// - Each task packs what it needs (B on the fly, if not transposed): cutting M repeats B's packing
+//   and cutting N A's, so the larger of M and N is cut.
+// - Except that a transposed B (the transposing copy is a pass of its own) of a larger problem
+//   with M >= N is packed once, by all threads in a parallel region, into a buffer all tasks then
+//   read: cutting M then repeats nothing.
 template <class Kernel>
 void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
   using T = typename Kernel::T;
@@ -306,8 +306,8 @@ void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
   const int64_t m_panels = (g.M + MR - 1) / MR, n_panels = (g.N + NR - 1) / NR;
   const double flops = 2.0 * static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
   const int64_t threads = ThreadPool::in_task() ? 1 : num_threads();
-  const bool shared_b =
-      g.trans_b && threads > 1 && flops >= kMinSharedBFlops && g.N <= Kernel::kNC && m_panels >= 2;
+  const bool shared_b = g.trans_b && threads > 1 && flops >= kMinSharedBFlops && g.M >= g.N &&
+                        g.N <= Kernel::kNC && m_panels >= 2;
 
   int64_t m_parts = 1, n_parts = 1;
   if (threads > 1 && flops >= kMinParallelFlops) {

@@ -242,10 +242,13 @@ VLA_TEST(gemm, degenerate_sizes) {
 }
 
 // Own kernels: bitwise the same result for any thread count, on shapes that do run in parallel
-// (large M, small M cut along N, long K) at every ISA the CPU has.
+// (large M, small M cut along N, long K, shared packed B) at every ISA the CPU has. The last shape's
+// B (3.5 MB) is packed one K block at a time on one thread and all at once in the smaller pieces of
+// more threads: both orders must agree.
 VLA_TEST(gemm, own_kernels_independent_of_thread_count) {
   const int saved_threads = num_threads();
-  const GemmShape shapes[] = {{300, 70, 200}, {10, 1000, 128}, {64, 48, 1500}, {290, 160, 300}, {30, 200, 1800}};
+  const GemmShape shapes[] = {{300, 70, 200},  {10, 1000, 128},  {64, 48, 1500},
+                              {290, 160, 300}, {30, 200, 1800}, {20, 800, 1100}};
   Rng rng(21);
   for (int isa = 0; isa <= static_cast<int>(hardware_isa()); ++isa) {
     with_isa(static_cast<Isa>(isa), [&] {
