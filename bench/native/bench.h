@@ -1,7 +1,7 @@
 // vla_bench_kernels: native kernel benchmarks, one section per kernel family (gemm, attention, ...).
 //
 // A section is a function registered with VLA_BENCH_SECTION(name) in its own file
-// (bench/native/bench_<name>.cc); it measures what it wants with time_median() and returns its
+// (bench/native/bench_<name>.cc); it measures what it wants with RepTimer / time_median() and returns its
 // results as a Json value, which bench_main.cc puts under "sections": {"<name>": ...} in the report,
 // next to the machine and build facts. Sections run in name order; `--filter` is handed to each
 // section (which decides what it matches, e.g. shape names) and `--quick` asks for fewer, shorter
@@ -61,12 +61,28 @@ struct Options {
   int reps = 7;                        // repetitions; the median is reported
   double peak_gflops_per_thread = 0;   // measured float32 FMA peak (0: unknown)
   double peak_gflops = 0;              // the same with `threads` threads
+  double wait_quiet_seconds = 0;       // before each measurement, wait up to this long for a quiet machine
 
   bool matches(const std::string& name) const { return filter.empty() || name.find(filter) != std::string::npos; }
 };
 
-// Runs fn() repeatedly: a warm-up, then `reps` repetitions of as many calls as fill
-// min_rep_seconds (calibrated once); returns the median seconds per call.
+// Times one call: the constructor warms up (caches, pack buffers, thread pools, clocks) and
+// calibrates how many calls fill min_rep_seconds; each rep() then runs that many calls and returns
+// the seconds per call. Timers of two implementations can take turns rep by rep, so that both see
+// the same machine conditions.
+class RepTimer {
+ public:
+  RepTimer(const Options& opt, std::function<void()> fn);
+  double rep();
+
+ private:
+  std::function<void()> fn_;
+  int64_t calls_ = 1;
+};
+
+double median(std::vector<double> samples);
+
+// The median over opt.reps repetitions of one call, seconds.
 double time_median(const Options& opt, const std::function<void()>& fn);
 
 // What other processes did to the machine over a measurement: the CPU time they used (all CPUs
@@ -86,6 +102,10 @@ class CpuLoadMeter {
   double wall0_;
   long long busy0_, steal0_, self0_;
 };
+
+// Waits until other processes have used at most 0.1 CPUs over a 2-second window, or until
+// max_seconds have passed; returns whether the machine was quiet.
+bool wait_for_quiet(double max_seconds);
 
 // A check inside a section failed (a wrong result, say): printed at once, listed in the report
 // under "failures", and the executable exits with status 1 after writing the report.

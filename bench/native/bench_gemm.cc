@@ -142,7 +142,8 @@ VLA_BENCH_SECTION(gemm) {
   }
   section.set("threads", opt.threads);
   section.set("timing", std::string("median of ") + std::to_string(opt.reps) + " repetitions, each >= " +
-                            std::to_string(static_cast<int>(opt.min_rep_seconds * 1000)) + " ms of calls");
+                            std::to_string(static_cast<int>(opt.min_rep_seconds * 1000)) +
+                            " ms of calls, own and OpenBLAS repetitions alternating");
   section.set("max_rel_error_definition", "max |own - openblas| / max |openblas| over C, beta = 0");
   section.set("disturbance",
               "other_processes_cpus / steal_cpus: average CPUs used by other processes / the hypervisor while the "
@@ -162,23 +163,31 @@ VLA_BENCH_SECTION(gemm) {
     for (int64_t i = 0; i < c.K * c.N; ++i) B.data[i] = static_cast<float>(rng.range(-1, 1));
     const double flops = 2.0 * static_cast<double>(c.M) * static_cast<double>(c.N) * static_cast<double>(c.K);
 
-    // Own kernels, then OpenBLAS, then a pause: OpenBLAS's idle threads spin for a while after a
-    // call and would take cycles from the next measurement. Repeated (up to kMaxAttempts) while
-    // other processes loaded the machine; the least disturbed attempt is reported.
+    // The two implementations take turns, one repetition each, so that both are timed under the
+    // same conditions; after each OpenBLAS repetition a pause lets its idle threads, which spin for
+    // a while after a call, go to sleep before the own kernels run again. An attempt is repeated
+    // (up to kMaxAttempts) while other processes load the machine; the least disturbed is kept.
     struct Attempt {
       double own_s = 0, blas_s = 0;
       CpuLoad load;
     };
     auto attempt = [&] {
+      if (opt.wait_quiet_seconds > 0) wait_for_quiet(opt.wait_quiet_seconds);
       CpuLoadMeter meter;
-      Attempt a;
-      a.own_s = time_median(opt, [&] {
+      RepTimer own(opt, [&] {
         gemm_own_f32(c.trans_a, c.trans_b, c.M, c.N, c.K, 1.0f, A.data, lda, B.data, ldb, 0.0f, C_own.data, c.N);
       });
-      if (have_blas) {
-        a.blas_s = time_median(opt, [&] { blas.run(c, A.data, lda, B.data, ldb, C_blas.data); });
-        std::this_thread::sleep_for(std::chrono::milliseconds(opt.quick ? 50 : 300));
+      std::unique_ptr<RepTimer> ref;
+      if (have_blas) ref = std::make_unique<RepTimer>(opt, [&] { blas.run(c, A.data, lda, B.data, ldb, C_blas.data); });
+      std::vector<double> own_samples, blas_samples;
+      for (int r = 0; r < opt.reps; ++r) {
+        if (have_blas) std::this_thread::sleep_for(std::chrono::milliseconds(opt.quick ? 20 : 150));
+        own_samples.push_back(own.rep());
+        if (have_blas) blas_samples.push_back(ref->rep());
       }
+      Attempt a;
+      a.own_s = median(own_samples);
+      a.blas_s = have_blas ? median(blas_samples) : 0;
       a.load = meter.load();
       return a;
     };

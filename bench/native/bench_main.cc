@@ -1,7 +1,10 @@
 // vla_bench_kernels [--out FILE] [--quick] [--filter SUBSTR] [--threads N] [--section NAME]
+//                   [--wait-quiet SECONDS]
 //
 // Measures the machine (CPU, build, peak FMA throughput), runs every registered bench section
 // (bench.h) and writes one JSON report to FILE, or to stdout. Progress goes to stderr.
+// --wait-quiet: before each measurement, wait (up to SECONDS) until other processes leave the
+// CPUs idle; for reference runs on a shared machine.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,14 +26,19 @@
 namespace vla::bench {
 namespace {
 
-std::string cpu_model() {
+// The first value of `key` in /proc/cpuinfo ("model name", "cpu family", ...), or "unknown".
+std::string cpuinfo(const std::string& key) {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
+  while (std::getline(in, line)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    name.erase(name.find_last_not_of(" \t") + 1);
+    if (name != key) continue;
+    const size_t start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
   return "unknown";
 }
 
@@ -83,7 +91,8 @@ double peak_gflops(int threads, double seconds) {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: vla_bench_kernels [--out FILE] [--quick] [--filter SUBSTR] [--threads N] [--section NAME]\n");
+               "usage: vla_bench_kernels [--out FILE] [--quick] [--filter SUBSTR] [--threads N] [--section NAME] "
+               "[--wait-quiet SECONDS]\n");
 }
 
 }  // namespace
@@ -108,6 +117,7 @@ int main(int argc, char** argv) {
     else if (a == "--filter") opt.filter = value();
     else if (a == "--threads") opt.threads = std::atoi(value().c_str());
     else if (a == "--section") only_section = value();
+    else if (a == "--wait-quiet") opt.wait_quiet_seconds = std::atof(value().c_str());
     else {
       usage();
       return 2;
@@ -124,7 +134,10 @@ int main(int argc, char** argv) {
     vla::set_num_threads(opt.threads);
     Json report = Json::object();
     Json machine = Json::object();
-    machine.set("cpu", cpu_model());
+    machine.set("cpu", cpuinfo("model name"));
+    // Virtual machines often show a bare "AMD EPYC"; family and model say which generation
+    // (family 25 = Zen3 / Zen4).
+    machine.set("cpu_family_model", "family " + cpuinfo("cpu family") + ", model " + cpuinfo("model"));
     machine.set("caches", cache_sizes());
     machine.set("available_cpus", vla::available_cpus());
     machine.set("threads_used", opt.threads);
@@ -148,6 +161,7 @@ int main(int argc, char** argv) {
     // keep the highest values.
     CpuLoad peak_load;
     for (int attempt = 1;; ++attempt) {
+      if (opt.wait_quiet_seconds > 0) wait_for_quiet(opt.wait_quiet_seconds);
       CpuLoadMeter meter;
       const double one = peak_gflops(1, peak_seconds), all = peak_gflops(opt.threads, peak_seconds);
       const CpuLoad load = meter.load();
@@ -162,7 +176,9 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::seconds(3));
     }
     Json peak = Json::object();
-    peak.set("what", "float32 FMA loop on registers (12 independent accumulators), widest vectors of the active ISA");
+    peak.set("what",
+             "float32 FMA loop on registers (12 independent accumulators), widest vectors of the active ISA; "
+             "fractions of peak in the sections are of gflops_all_threads");
     peak.set("gflops_per_thread", opt.peak_gflops_per_thread);
     peak.set("gflops_all_threads", opt.peak_gflops);
     peak.set("threads", opt.threads);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include <unistd.h>
 
@@ -99,26 +100,40 @@ std::string Json::dump(int indent) const {
   return out;
 }
 
-double time_median(const Options& opt, const std::function<void()>& fn) {
-  using Clock = std::chrono::steady_clock;
-  auto seconds_since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
-  // Warm-up: caches, pack buffers, the thread pools, CPU clocks.
-  auto t0 = Clock::now();
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+}  // namespace
+
+RepTimer::RepTimer(const Options& opt, std::function<void()> fn) : fn_(std::move(fn)) {
+  const auto t0 = Clock::now();
   int64_t warm_calls = 0;
   do {
-    fn();
+    fn_();
     ++warm_calls;
   } while (seconds_since(t0) < opt.min_rep_seconds || warm_calls < 2);
   const double per_call = seconds_since(t0) / static_cast<double>(warm_calls);
-  const int64_t calls = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(opt.min_rep_seconds / per_call)));
-  std::vector<double> samples;
-  for (int r = 0; r < opt.reps; ++r) {
-    auto t = Clock::now();
-    for (int64_t i = 0; i < calls; ++i) fn();
-    samples.push_back(seconds_since(t) / static_cast<double>(calls));
-  }
+  calls_ = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(opt.min_rep_seconds / per_call)));
+}
+
+double RepTimer::rep() {
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < calls_; ++i) fn_();
+  return seconds_since(t0) / static_cast<double>(calls_);
+}
+
+double median(std::vector<double> samples) {
+  if (samples.empty()) return NAN;
   std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
+  const size_t n = samples.size();
+  return n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+}
+
+double time_median(const Options& opt, const std::function<void()>& fn) {
+  RepTimer timer(opt, fn);
+  std::vector<double> samples;
+  for (int r = 0; r < opt.reps; ++r) samples.push_back(timer.rep());
+  return median(samples);
 }
 
 namespace {
@@ -166,6 +181,17 @@ CpuLoad CpuLoadMeter::load() const {
   l.others = std::max(0.0, static_cast<double>((busy - busy0_) - (self - self0_)) / ticks_per_second / wall);
   l.steal = static_cast<double>(steal - steal0_) / ticks_per_second / wall;
   return l;
+}
+
+bool wait_for_quiet(double max_seconds) {
+  const double t0 = now_seconds();
+  for (;;) {
+    CpuLoadMeter meter;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const CpuLoad load = meter.load();
+    if (load.others + load.steal <= 0.1) return true;
+    if (now_seconds() - t0 >= max_seconds) return false;
+  }
 }
 
 namespace {

@@ -3,6 +3,7 @@
 // threading) and gemm_{generic,avx2,avx512}.cc (micro-kernels).
 #include "ops/gemm.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -186,7 +187,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
     gemm_detail::gemm_f64_generic(p);
   } else {
 #ifdef VLA_HAVE_OPENBLAS
-    if (use_openblas()) {
+    // cblas takes 32-bit sizes: larger problems stay on the own kernels.
+    constexpr int64_t kMaxBlasInt = 0x7fffffff;
+    if (use_openblas() && std::max({p.M, p.N, p.K, p.lda, p.ldb, p.ldc}) <= kMaxBlasInt) {
       run_openblas(p);
       return;
     }

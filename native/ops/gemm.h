@@ -16,6 +16,9 @@
 //
 // The own kernels give bitwise identical results for any thread count: every element of C is
 // computed by one thread, with K reduced in fixed blocks in a fixed order.
+//
+// OpenBLAS takes 32-bit sizes: a problem with a size or leading dimension beyond 2^31 - 1 runs on
+// the own kernels whatever the backend.
 #pragma once
 
 #include <cstdint>

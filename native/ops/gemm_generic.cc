@@ -17,13 +17,29 @@ struct PortableKernel {
 
   template <int kRows, bool kPackedA>
   static void tile(int64_t kc, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, T alpha, T beta) {
+    tile_impl<kRows, kPackedA, false>(kc, a, lda, b, 0, nullptr, c, ldc, alpha, beta);
+  }
+
+  template <int kRows, bool kPackedA>
+  static void tile_packing_b(int64_t kc, const T* a, int64_t lda, const T* b_src, int64_t ldb, T* b_dst, T* c,
+                             int64_t ldc, T alpha, T beta) {
+    tile_impl<kRows, kPackedA, true>(kc, a, lda, b_src, ldb, b_dst, c, ldc, alpha, beta);
+  }
+
+  // kPackB: B row k is read from b + k * ldb and copied to b_dst + k * NR; else read from b + k * NR.
+  template <int kRows, bool kPackedA, bool kPackB>
+  static void tile_impl(int64_t kc, const T* a, int64_t lda, const T* b, int64_t ldb, T* b_dst, T* c, int64_t ldc,
+                        T alpha, T beta) {
     // A element (r, k): a[k * MR + r] packed, a[r * lda + k] in place.
     const int64_t a_row = kPackedA ? 1 : lda, a_k = kPackedA ? MR : 1;
     T acc[kRows][NR] = {};
-    for (int64_t k = 0; k < kc; ++k, b += NR) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* bk = kPackB ? b + k * ldb : b + k * NR;
+      if (kPackB)
+        for (int j = 0; j < NR; ++j) b_dst[k * NR + j] = bk[j];
       for (int r = 0; r < kRows; ++r) {
         const T ar = a[r * a_row + k * a_k];
-        for (int j = 0; j < NR; ++j) acc[r][j] += ar * b[j];
+        for (int j = 0; j < NR; ++j) acc[r][j] += ar * bk[j];
       }
     }
     for (int r = 0; r < kRows; ++r) {

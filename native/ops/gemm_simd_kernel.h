@@ -30,10 +30,25 @@ struct SimdKernel {
   static constexpr int kLanes = V::kLanes;
   static constexpr int kMR = MR, kNR = NVec * kLanes;
   static constexpr int64_t kMC = MC, kKC = KC, kNC = NC;
+  static constexpr int64_t kPrefetchRows = 16;  // how far ahead tile_packing_b prefetches B rows
 
   template <int kRows, bool kPackedA>
   static void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, float alpha,
                    float beta) {
+    tile_impl<kRows, kPackedA, false>(kc, a, lda, b, 0, nullptr, c, ldc, alpha, beta);
+  }
+
+  template <int kRows, bool kPackedA>
+  static void tile_packing_b(int64_t kc, const float* a, int64_t lda, const float* b_src, int64_t ldb, float* b_dst,
+                             float* c, int64_t ldc, float alpha, float beta) {
+    tile_impl<kRows, kPackedA, true>(kc, a, lda, b_src, ldb, b_dst, c, ldc, alpha, beta);
+  }
+
+  // kPackB: B row k comes from b + k * ldb (in place) and is also stored to b_dst + k * kNR (the
+  // packed panel, 64-byte aligned); otherwise from the packed panel b + k * kNR.
+  template <int kRows, bool kPackedA, bool kPackB>
+  static void tile_impl(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* b_dst, float* c,
+                        int64_t ldc, float alpha, float beta) {
     // A element (r, k): a[k * MR + r] packed; in place, row r is its own stream a_rows[r][k].
     const float* a_rows[kRows];
 #pragma GCC unroll 32
@@ -57,8 +72,21 @@ struct SimdKernel {
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; ++k) {
       Vec bk[NVec];
+      if (kPackB) {
+        // B comes from memory here, a row (one or two cache lines) per k: ask for rows well ahead
+        // (prefetches past the end of B are harmless: they never fault).
+        __builtin_prefetch(b + (k + kPrefetchRows) * ldb);
+        __builtin_prefetch(b + (k + kPrefetchRows) * ldb + kNR - 1);
+      }
 #pragma GCC unroll 4
-      for (int v = 0; v < NVec; ++v) bk[v] = V::load(b + k * kNR + v * kLanes);
+      for (int v = 0; v < NVec; ++v) {
+        if (kPackB) {
+          bk[v] = V::loadu(b + k * ldb + v * kLanes);
+          V::storeu(b_dst + k * kNR + v * kLanes, bk[v]);
+        } else {
+          bk[v] = V::load(b + k * kNR + v * kLanes);
+        }
+      }
 #pragma GCC unroll 32
       for (int r = 0; r < kRows; ++r) {
         const Vec ar = V::broadcast(a_rows[r] + k * a_k);

@@ -153,7 +153,9 @@ void add_linear(std::vector<OpDef>& ops) {
   OpDef f;
   f.name = "linear";
   f.summary = "y = x W^T + b over the last axis of x (W: [out_features, in_features], as in PyTorch)";
-  f.inputs = {{"x", ArgKind::kFloat, "[..., K]"}, {"w", ArgKind::kFloat, "[N, K]"}, {"b", ArgKind::kFloat, "[N]", true}};
+  f.inputs = {{"x", ArgKind::kFloat, "[..., K]"},
+              {"w", ArgKind::kFloat, "[N, K]"},
+              {"b", ArgKind::kFloat, "[N]", true}};
   f.outputs = {{"y", ArgKind::kFloat, "[..., N]"}};
   f.backward = "linear_backward";
   f.infer = [](const OpCall& c) { return std::vector<Shape>{linear_dims(c).y}; };

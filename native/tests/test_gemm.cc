@@ -33,12 +33,13 @@ struct GemmShape {
 // Sizes around every blocking boundary of every kernel: 1, primes, non-multiples of the micro-tile
 // (4x8, 6x16, 12x32), K not a multiple of 8 (the transposing copy's tail), several K blocks
 // (kc <= 256), more rows than one cache block (MC = 96..144), more columns than NC (2048), and
-// problems large enough (>= 16 MFLOP) for the shared packed B of the threaded driver.
+// problems large enough (>= 16 MFLOP) for the shared packed B of the threaded driver, in one group
+// of K blocks and in several (the last shape).
 const std::vector<GemmShape>& test_shapes() {
   static const std::vector<GemmShape> shapes = {
       {1, 1, 1},     {1, 17, 3},     {13, 1, 7},     {5, 7, 1},    {6, 16, 8},   {12, 32, 16},
       {7, 19, 29},   {31, 37, 41},   {97, 53, 13},   {10, 128, 128}, {150, 20, 300}, {25, 70, 531},
-      {3, 2100, 5},  {200, 33, 9},   {263, 150, 301}};
+      {3, 2100, 5},  {200, 33, 9},   {263, 150, 301}, {30, 200, 1800}};
   return shapes;
 }
 
@@ -240,10 +241,13 @@ VLA_TEST(gemm, degenerate_sizes) {
 }
 
 // Own kernels: bitwise the same result for any thread count, on shapes that do run in parallel
-// (large M, small M cut along N, long K) at every ISA the CPU has.
+// (large M, small M cut along N, long K, shared packed B) at every ISA the CPU has. The last shape's
+// B (3.5 MB) is packed one K block at a time on one thread and all at once in the smaller pieces of
+// more threads: both orders must agree.
 VLA_TEST(gemm, own_kernels_independent_of_thread_count) {
   const int saved_threads = num_threads();
-  const GemmShape shapes[] = {{300, 70, 200}, {10, 1000, 128}, {64, 48, 1500}, {290, 160, 300}};
+  const GemmShape shapes[] = {{300, 70, 200},  {10, 1000, 128},  {64, 48, 1500},
+                              {290, 160, 300}, {30, 200, 1800}, {20, 800, 1100}};
   Rng rng(21);
   for (int isa = 0; isa <= static_cast<int>(hardware_isa()); ++isa) {
     with_isa(static_cast<Isa>(isa), [&] {
@@ -340,7 +344,8 @@ VLA_TEST(linear_ops, shape_errors) {
   VLA_EXPECT_THROWS(run_f64("linear", {{"x", Shape{3, 128}}, {"w", Shape{64, 100}}}, {}, st), ErrorCode::kShape,
                     "linear: input 'w' has shape [64, 100], expected dimension 1 = 128 (K, the last dimension of x)");
   VLA_EXPECT_THROWS(run_f64("linear", {{"x", Shape{3, 8}}, {"w", Shape{4, 8}}, {"b", Shape{5}}}, {}, st),
-                    ErrorCode::kShape, "input 'b' has shape [5], expected dimension 0 = 4 (N, the first dimension of w)");
+                    ErrorCode::kShape,
+                    "input 'b' has shape [5], expected dimension 0 = 4 (N, the first dimension of w)");
   VLA_EXPECT_THROWS(run_f64("linear", {{"x", Shape{3, 8}}, {"w", Shape{4, 8, 1}}}, {}, st), ErrorCode::kShape,
                     "input 'w' has shape [4, 8, 1], expected rank 2");
   VLA_EXPECT_THROWS(
