@@ -115,6 +115,34 @@ describe('Policy', () => {
     expect(() => policy.save(join(dir, 'x.safetensors'), { format: 'no' })).toThrow(/reserved/);
   });
 
+  it('saves float16 weights for shipping: half the bytes, each weight within float16 rounding, same metadata', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vla-ttt-policy-f16-'));
+    const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 13 });
+    const full = join(dir, 'full.safetensors');
+    const half = join(dir, 'half.safetensors');
+    policy.save(full, { note: 'f16' });
+    policy.save(half, { note: 'f16' }, { weights: 'float16' });
+    const fullBytes = readFileSync(full).length;
+    const halfBytes = readFileSync(half).length;
+    const weightBytes = policy.numParams * 4;
+    expect(fullBytes - halfBytes).toBe(weightBytes / 2);
+    const back = Policy.load(half);
+    expect(back.metadata['note']).toBe('f16');
+    const a = policy.getParams();
+    const b = back.getParams();
+    let worst = 0;
+    let changed = 0;
+    for (let i = 0; i < a.length; i++) {
+      // float16 keeps 11 significant bits: relative error <= 2^-11 for normals, 2^-25 absolute below.
+      const err = Math.abs(a[i]! - b[i]!);
+      worst = Math.max(worst, err / Math.max(Math.abs(a[i]!), 2 ** -14));
+      if (err > 0) changed++;
+    }
+    expect(worst).toBeLessThanOrEqual(2 ** -11);
+    expect(changed).toBeGreaterThan(a.length / 2);
+    expect(() => policy.save(join(dir, 'bad.safetensors'), {}, { weights: 'bfloat16' as 'float16' })).toThrow(/float32' or 'float16/);
+  });
+
   it('trains: loss falls on a fixed batch; prompt steps move only the batch embodiments prompt', () => {
     const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 4 });
     const B = 4;

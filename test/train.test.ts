@@ -135,3 +135,72 @@ describe('policy controller', () => {
     expect(() => new PolicyController(controller.policy, controller.normalization, { executeSteps: 99 })).toThrow(/executeSteps must be an integer in \[1, 3\]/);
   }, 120_000);
 });
+
+describe('shipping and sweeping a checkpoint (vla-ttt export, vla-ttt sweep)', () => {
+  async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
+    let out = '';
+    const code = await runCli(argv, { io: { stdout: (s) => (out += s), stderr: (s) => (out += s) }, renderer: 'native' });
+    return { code, out };
+  }
+
+  it('export writes float16 weights with the metadata kept, and refuses to overwrite its source', async () => {
+    const ckpt = join(dir, 'a.safetensors');
+    const half = join(dir, 'a.f16.safetensors');
+    const r = await cli('export', '--checkpoint', ckpt, '--out', half);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/float16 weights/);
+    const a = Policy.load(ckpt);
+    const b = Policy.load(half);
+    expect(b.metadata['normalization']).toBe(a.metadata['normalization']);
+    expect(b.metadata['trainingStep']).toBe('40');
+    expect(readFileSync(half).length).toBeLessThan(readFileSync(ckpt).length);
+    const same = await cli('export', '--checkpoint', ckpt, '--out', ckpt);
+    expect(same.code).toBe(1);
+    expect(same.out).toMatch(/--out must differ from --checkpoint/);
+  }, 60_000);
+
+  it('adapt --method lpo evaluates, fills the buffer, optimizes the prompt and compares the same episodes', async () => {
+    const out = join(dir, 'adapt');
+    const r = await cli('adapt', '--method', 'lpo', '--policy', join(dir, 'a.safetensors'), '--shift', 'lighting', '--out', out, '--tasks', 'carrot-on-plate,stack-cube', '--episodes', '2', '--buffer-trajectories', '4', '--steps', '3', '--batch', '4', '--workers', '1', '--save-buffer');
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/overall\s+\d+\/4\s+\d+\/4/);
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as { comparison: { overall: { total: number } }; buffer: { trajectories: number; transitions: number }; optimizations: Array<{ steps: number; lossCurve: unknown[] }>; settings: { bufferSeed: number } };
+    expect(result.comparison.overall.total).toBe(4);
+    expect(result.buffer.trajectories).toBe(4);
+    expect(result.buffer.transitions).toBe(4 * 60);
+    expect(result.optimizations[0]!.lossCurve).toHaveLength(3);
+    const before = JSON.parse(readFileSync(join(out, 'before.json'), 'utf8')) as { episodes: Array<{ seed: number }> };
+    const after = JSON.parse(readFileSync(join(out, 'after.json'), 'utf8')) as { episodes: Array<{ seed: number }> };
+    expect(after.episodes.map((e) => e.seed)).toEqual(before.episodes.map((e) => e.seed));
+    expect(readFileSync(join(out, 'loss.svg'), 'utf8')).toMatch(/^<svg/);
+    expect(existsSync(join(out, 'buffer', 'manifest.json'))).toBe(true);
+    const prompt = JSON.parse(readFileSync(join(out, 'prompt.json'), 'utf8')) as { shape: number[]; prompts: Record<string, Record<string, number[]>> };
+    expect(prompt.prompts['all']!['0']).toHaveLength(prompt.shape[0]! * prompt.shape[1]!);
+    const again = await cli('adapt', '--method', 'lpo', '--policy', join(dir, 'a.safetensors'), '--shift', 'lighting', '--out', out);
+    expect(again.code).toBe(1);
+    expect(again.out).toMatch(/is not empty/);
+    const same = await cli('adapt', '--method', 'lpo', '--policy', join(dir, 'a.safetensors'), '--shift', 'lighting', '--out', join(dir, 'adapt2'), '--buffer-seed', '0');
+    expect(same.code).toBe(1);
+    expect(same.out).toMatch(/buffer seed \(0\) equals the evaluation seed/);
+  }, 120_000);
+
+  it('sweep evaluates every listed shift on the same episodes, resumes, and refuses other settings', async () => {
+    const out = join(dir, 'sweep.json');
+    const args = ['sweep', '--policy', join(dir, 'a.safetensors'), '--tasks', 'carrot-on-plate', '--episodes', '2', '--workers', '1', '--shifts', 'source,latency', '--out', out];
+    const first = await cli(...args);
+    expect(first.code, first.out).toBe(0);
+    const file = JSON.parse(readFileSync(out, 'utf8')) as { results: Record<string, { episodes: Array<{ seed: number }>; shift: string }> };
+    expect(Object.keys(file.results)).toEqual(['source', 'latency']);
+    expect(file.results['latency']!.shift).toBe('latency:1');
+    expect(file.results['source']!.episodes.map((e) => e.seed)).toEqual(file.results['latency']!.episodes.map((e) => e.seed));
+    const again = await cli(...args);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/source\s+mean [0-9.]+ \(already in/);
+    const other = await cli(...args.slice(0, -2), '--seed', '5', '--out', out);
+    expect(other.code).toBe(1);
+    expect(other.out).toMatch(/holds a sweep with seed = 0, not 5/);
+    const unknown = await cli('sweep', '--policy', 'expert', '--shifts', 'source,fog', '--out', join(dir, 'x.json'));
+    expect(unknown.code).toBe(1);
+    expect(unknown.out).toMatch(/unknown shift preset 'fog'/);
+  }, 120_000);
+});

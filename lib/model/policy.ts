@@ -180,10 +180,21 @@ export class Policy {
     return new Policy(policy, tokenizerFromMetadata(metadata, path), metadata);
   }
 
-  /** Saves weights, config, vocabulary and `metadata` atomically (temp file + rename). */
-  save(path: string, metadata: Record<string, string> = {}): void {
+  /**
+   * Saves weights, config, vocabulary and `metadata` atomically (temp file + rename). Weights are
+   * float32 by default (exact); `{ weights: 'float16' }` halves the file for shipping (rounded to
+   * nearest; load() widens them back to float32).
+   *
+   * @example
+   * ```ts
+   * policy.save('models/mine.safetensors', { trained_on: 'demos/base' }, { weights: 'float16' });
+   * ```
+   */
+  save(path: string, metadata: Record<string, string> = {}, options: { weights?: 'float32' | 'float16' } = {}): void {
     if ('vocab' in metadata) throw new ArgumentError('VLA_ARGUMENT', "Policy.save: metadata key 'vocab' is reserved");
-    call(() => this.native.save(path, { ...metadata, vocab: JSON.stringify(this.tokenizer.vocabulary) }));
+    const weights = options.weights ?? 'float32';
+    if (weights !== 'float32' && weights !== 'float16') throw new ArgumentError('VLA_ARGUMENT', `Policy.save: weights must be 'float32' or 'float16', got '${String(weights)}'`);
+    call(() => this.native.save(path, { ...metadata, vocab: JSON.stringify(this.tokenizer.vocabulary) }, weights));
   }
 
   get dtype(): 'float32' | 'float64' {

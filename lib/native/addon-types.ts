@@ -180,7 +180,7 @@ export interface NativePolicyInstance {
   getParams(): Float32Array | Float64Array;
   setParams(params: Float32Array | Float64Array): void;
   getGrads(): Float32Array | Float64Array;
-  save(path: string, metadata?: Record<string, string>): void;
+  save(path: string, metadata?: Record<string, string>, dtype?: 'float32' | 'float16'): void;
   act(obs: NativeObservations, options?: NativeActOptions): Float32Array | Float64Array;
   actAsync(obs: NativeObservations, options?: NativeActOptions): Promise<Float32Array | Float64Array>;
   encodingSize(): number;

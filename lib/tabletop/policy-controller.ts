@@ -21,11 +21,14 @@ import type { Observation } from './env.js';
 import type { BatchPolicy, PolicyContext } from './rollout.js';
 
 export interface ControllerOptions {
-  /** Actions of each chunk executed before sampling the next (1 = replan every step). */
+  /** Actions of each chunk executed before sampling the next (1 = replan every step; default min(4, H)). */
   executeSteps?: number;
   /** Extra seed mixed into every chunk's noise (evaluations of the same checkpoint use 0). */
   seed?: number;
 }
+
+/** Actions executed per chunk by default (capped by the chunk length H). */
+export const DEFAULT_EXECUTE_STEPS = 4;
 
 export class PolicyController {
   readonly executeSteps: number;
@@ -36,7 +39,7 @@ export class PolicyController {
     readonly normalization: Normalization,
     private readonly options: ControllerOptions = {},
   ) {
-    this.executeSteps = options.executeSteps ?? 4;
+    this.executeSteps = options.executeSteps ?? Math.min(DEFAULT_EXECUTE_STEPS, policy.config.horizon);
     if (!Number.isInteger(this.executeSteps) || this.executeSteps < 1 || this.executeSteps > policy.config.horizon) {
       throw new ArgumentError('VLA_ARGUMENT', `executeSteps must be an integer in [1, ${policy.config.horizon}] (the chunk length), got ${this.executeSteps}`);
     }

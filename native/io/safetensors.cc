@@ -1,5 +1,7 @@
 #include "io/safetensors.h"
 
+#include <cmath>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,7 +65,7 @@ float bf16_to_f32(uint16_t h) {
   return f;
 }
 
-float f16_to_f32(uint16_t h) {
+float f16_bits_to_f32(uint16_t h) {
   uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
   uint32_t bits;
   if (exp == 0) {
@@ -89,6 +91,28 @@ float f16_to_f32(uint16_t h) {
 }
 
 }  // namespace
+
+float f16_to_f32(uint16_t h) { return f16_bits_to_f32(h); }
+
+uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t ax = x & 0x7FFFFFFFu;
+  if (ax > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN stays NaN (quiet)
+  if (ax >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // >= 65520 rounds to infinity
+  if (ax < 0x38800000u) {
+    // Below the smallest normal (2^-14): a multiple of 2^-24. Scaling by 2^24 is exact, and
+    // nearbyint rounds half to even under the default rounding mode; 1024 is the smallest normal.
+    float a;
+    std::memcpy(&a, &ax, 4);
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(a * 16777216.0f)));
+  }
+  uint32_t h = (((ax >> 23) - 127 + 15) << 10) | ((ax & 0x7FFFFFu) >> 13);
+  const uint32_t rest = ax & 0x1FFFu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry moves into the exponent, as it should
+  return static_cast<uint16_t>(sign | h);
+}
 
 const SafetensorsEntry* SafetensorsHeader::find(const std::string& name) const {
   for (const auto& t : tensors)
@@ -226,7 +250,7 @@ void SafetensorsFile::read_as_f32(const std::string& name, const Shape& shape, f
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
-        out[i] = e.dtype == StDType::kBF16 ? bf16_to_f32(h) : f16_to_f32(h);
+        out[i] = e.dtype == StDType::kBF16 ? bf16_to_f32(h) : f16_bits_to_f32(h);
       }
       break;
     default:

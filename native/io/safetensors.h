@@ -20,11 +20,17 @@
 namespace vla {
 
 // Element types a safetensors file may hold that vla-ttt reads. BF16/F16 are read and widened
-// to float32 by read_as_f32; vla-ttt writes F32, F64, I32 and U8.
+// to float32 by read_as_f32; vla-ttt writes F32, F64, I32, U8 and F16
+// (half-precision policy checkpoints).
 enum class StDType { kF32, kF64, kI32, kU8, kBF16, kF16, kI64 };
 
 const char* st_dtype_name(StDType t);
 int64_t st_dtype_size(StDType t);
+
+// IEEE half precision <-> float32. f32_to_f16 rounds to nearest, ties to even; values of
+// magnitude >= 65520 become infinity (callers that must not overflow check for it), NaN stays NaN.
+uint16_t f32_to_f16(float f);
+float f16_to_f32(uint16_t h);
 
 struct SafetensorsEntry {
   std::string name;

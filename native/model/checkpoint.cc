@@ -1,5 +1,7 @@
 #include "model/checkpoint.h"
 
+#include <cmath>
+
 #include <set>
 
 #include "core/error.h"
@@ -42,7 +44,9 @@ LoadedPolicy from_file(const SafetensorsFile& f) {
 }  // namespace
 
 void save_policy(const Policy<float>& policy, const std::string& path,
-                 const std::vector<std::pair<std::string, std::string>>& metadata) {
+                 const std::vector<std::pair<std::string, std::string>>& metadata, StDType weights) {
+  if (weights != StDType::kF32 && weights != StDType::kF16)
+    fail(ErrorCode::kArgument, "save_policy: weights are saved as F32 or F16, not ", st_dtype_name(weights));
   std::vector<std::pair<std::string, std::string>> meta = {
       {"format", "vla-ttt-policy"}, {"format_version", "1"}, {"config", policy.config().to_json().dump()}};
   for (const auto& [k, v] : metadata) {
@@ -51,8 +55,25 @@ void save_policy(const Policy<float>& policy, const std::string& path,
     meta.emplace_back(k, v);
   }
   std::vector<TensorToWrite> tensors;
-  for (const auto& p : policy.layout().params())
-    tensors.push_back({p.name, StDType::kF32, p.shape, policy.params() + p.offset});
+  std::vector<uint16_t> halves;  // the F16 copy of every parameter, in layout order
+  if (weights == StDType::kF16) {
+    halves.resize(static_cast<size_t>(policy.num_params()));
+    for (const auto& p : policy.layout().params()) {
+      const float* src = policy.params() + p.offset;
+      for (int64_t i = 0; i < p.shape.numel(); ++i) {
+        uint16_t h = f32_to_f16(src[i]);
+        if ((h & 0x7C00u) == 0x7C00u && std::isfinite(src[i]))
+          fail(ErrorCode::kValue, "save_policy: ", p.name, "[", i, "] = ", src[i], " is beyond float16's range (65504); save as float32");
+        halves[static_cast<size_t>(p.offset + i)] = h;
+      }
+    }
+  }
+  for (const auto& p : policy.layout().params()) {
+    if (weights == StDType::kF16)
+      tensors.push_back({p.name, StDType::kF16, p.shape, halves.data() + p.offset});
+    else
+      tensors.push_back({p.name, StDType::kF32, p.shape, policy.params() + p.offset});
+  }
   write_safetensors(path, tensors, meta);
 }
 

@@ -1,4 +1,4 @@
-// Policy checkpoints: safetensors with every parameter as an F32 tensor under its layout name
+// Policy checkpoints: safetensors with every parameter as an F32 (or F16) tensor under its layout name
 // (docs/weights.md), and metadata:
 //   "format": "vla-ttt-policy", "format_version": "1",
 //   "config": the ModelConfig as JSON, "vocab": the tokenizer's words as a JSON array (id order),
@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "model/policy.h"
 
 namespace vla {
@@ -21,8 +22,11 @@ struct LoadedPolicy {
 };
 
 // Writes atomically (temp file + rename). `metadata` must not use the reserved keys.
+// `weights` is kF32 (exact, for resuming training) or kF16 (half the size, for shipping: rounded
+// to nearest; a weight beyond float16's range fails naming its tensor). Loading widens F16 back.
 void save_policy(const Policy<float>& policy, const std::string& path,
-                 const std::vector<std::pair<std::string, std::string>>& metadata);
+                 const std::vector<std::pair<std::string, std::string>>& metadata,
+                 StDType weights = StDType::kF32);
 LoadedPolicy load_policy(const std::string& path);
 LoadedPolicy load_policy_from_bytes(std::vector<uint8_t> bytes, const std::string& source);
 

@@ -429,7 +429,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     });
   }
 
-  // save(path, metadata: Record<string, string>)
+  // save(path, metadata: Record<string, string>, dtype?: 'float32' | 'float16')
   Napi::Value Save(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
@@ -448,7 +448,13 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
           meta.emplace_back(k, v.As<Napi::String>().Utf8Value());
         }
       }
-      save_policy(*f32_, info[0].As<Napi::String>().Utf8Value(), meta);
+      StDType weights = StDType::kF32;
+      if (info.Length() >= 3 && !info[2].IsUndefined()) {
+        std::string dtype = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string("(not a string)");
+        if (dtype == "float16") weights = StDType::kF16;
+        else if (dtype != "float32") fail(ErrorCode::kArgument, "save: dtype must be 'float32' or 'float16', got '", dtype, "'");
+      }
+      save_policy(*f32_, info[0].As<Napi::String>().Utf8Value(), meta, weights);
       return env.Undefined();
     });
   }

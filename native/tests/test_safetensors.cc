@@ -1,5 +1,6 @@
 // safetensors and JSON parsing: round trips, and hostile or damaged files that must fail with a
 // clear error (never read out of bounds; run under valgrind/ASan in the reliability checks).
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -129,6 +130,37 @@ VLA_TEST(safetensors, atomic_write_keeps_previous_file_on_failure) {
   VLA_EXPECT_THROWS(write_safetensors("/nonexistent-dir/x.safetensors", {}, {}), ErrorCode::kArgument, "cannot create");
   std::remove(path.c_str());
   VLA_EXPECT_THROWS(SafetensorsFile::read(path), ErrorCode::kArgument, "cannot open");
+}
+
+// Every float16 value survives f16 -> f32 -> f16 exactly (NaNs stay NaN), and float32 values
+// round to the nearest float16, ties to even, checked against a double-precision reference.
+VLA_TEST(safetensors, float16_conversion_round_trips_and_rounds_to_nearest_even) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = f16_to_f32(static_cast<uint16_t>(h));
+    const uint16_t back = f32_to_f16(f);
+    if (std::isnan(f)) {
+      VLA_EXPECT(std::isnan(f16_to_f32(back))) << "NaN " << h;
+    } else {
+      VLA_EXPECT(back == h) << "f16 " << h << " -> " << f << " -> " << back;
+    }
+  }
+  // Midpoints between neighbours (finite, positive, below the largest): ties go to the even one;
+  // a hair above or below goes to the nearer one.
+  for (uint32_t h = 0; h < 0x7BFF; h += 7) {
+    const double lo = f16_to_f32(static_cast<uint16_t>(h)), hi = f16_to_f32(static_cast<uint16_t>(h + 1));
+    const float mid = static_cast<float>((lo + hi) / 2);  // exact: float32 has 13 spare mantissa bits
+    const uint16_t even = (h & 1) ? static_cast<uint16_t>(h + 1) : static_cast<uint16_t>(h);
+    VLA_EXPECT(f32_to_f16(mid) == even) << "tie between " << h << " and " << h + 1;
+    VLA_EXPECT(f32_to_f16(-mid) == (even | 0x8000)) << "negative tie between " << h << " and " << h + 1;
+    VLA_EXPECT(f32_to_f16(std::nextafter(mid, 0.0f)) == h) << "below the midpoint of " << h;
+    VLA_EXPECT(f32_to_f16(std::nextafter(mid, 1e9f)) == h + 1) << "above the midpoint of " << h;
+  }
+  VLA_EXPECT(f32_to_f16(65504.0f) == 0x7BFF);
+  VLA_EXPECT(f32_to_f16(65519.0f) == 0x7BFF);
+  VLA_EXPECT(f32_to_f16(65520.0f) == 0x7C00) << "the overflow threshold rounds to infinity";
+  VLA_EXPECT(f32_to_f16(-1e30f) == 0xFC00);
+  VLA_EXPECT(f32_to_f16(1e-9f) == 0) << "below half the smallest subnormal";
+  VLA_EXPECT(f32_to_f16(std::ldexp(1.0f, -24)) == 1) << "the smallest subnormal";
 }
 
 }  // namespace vla::test

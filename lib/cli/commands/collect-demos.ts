@@ -11,13 +11,12 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 
-import { ArgumentError } from '../../errors.js';
-import { DatasetWriter, STATE_DIM, type DemoEpisode } from '../../tabletop/dataset.js';
-import { ACTION_DIM } from '../../tabletop/actions.js';
+import { DatasetWriter } from '../../tabletop/dataset.js';
+import { EpisodeRecorder } from '../../tabletop/episode-recorder.js';
 import { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE } from '../../tabletop/observation-images.js';
-import { defaultWorkers, planEpisodes, runRollouts, type EpisodePlan, type Transition } from '../../tabletop/rollout.js';
+import { defaultWorkers, planEpisodes, runRollouts } from '../../tabletop/rollout.js';
 import { embodimentIdOf, parseShift } from '../../tabletop/shifts.js';
-import { DEFAULT_EPISODE_CAPS, episodeCap, getTask, parseTaskList } from '../../tabletop/tasks.js';
+import { parseTaskList } from '../../tabletop/tasks.js';
 import { describeImages, intOption, parseOptions, type CliContext } from '../context.js';
 
 const CollectOptions = z.object({
@@ -35,9 +34,6 @@ const CollectOptions = z.object({
   successesOnly: z.boolean().optional(),
 });
 
-function episodeKey(e: EpisodePlan): string {
-  return `${e.task}#${e.episodeIndex}`;
-}
 
 export function registerCollectDemos(program: Command, ctx: CliContext): Command {
   return program
@@ -60,7 +56,6 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
       const tasks = parseTaskList(o.tasks);
       const shift = parseShift(o.shift);
       const image = o.images ? { width: o.width, height: o.height } : null;
-      const frameBytes = o.width * o.height * 3;
       const writer = await DatasetWriter.create(o.out, {
         tasks,
         shift: shift.text,
@@ -70,25 +65,7 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
         controlHz: 5,
         image,
       });
-      // Only the episodes in progress are buffered; each is written when it ends. Frames are
-      // copied at once into the episode's own array (sized for its step cap), so the rollout's
-      // per-round image buffers are not kept alive.
-      const buffers = new Map<string, { state: number[]; action: number[]; frames: Uint8Array | null; instruction: string; embodimentId: number }>();
-      const onTransition = (t: Transition): void => {
-        let b = buffers.get(episodeKey(t.episode));
-        if (!b) {
-          const cap = episodeCap(getTask(t.episode.task), DEFAULT_EPISODE_CAPS);
-          b = { state: [], action: [], frames: image ? new Uint8Array(cap * frameBytes) : null, instruction: t.observation.instruction, embodimentId: t.observation.embodimentId };
-          buffers.set(episodeKey(t.episode), b);
-        }
-        b.state.push(...t.observation.state);
-        b.action.push(...t.action);
-        if (b.frames) {
-          const frame = t.observation.image;
-          if (!frame || frame.data.length !== frameBytes) throw new ArgumentError('VLA_ARGUMENT', `collect-demos: step ${t.step} of ${episodeKey(t.episode)} came without its ${o.width}x${o.height} frame`);
-          b.frames.set(frame.data, t.step * frameBytes);
-        }
-      };
+      const recorder = new EpisodeRecorder(image);
       let kept = 0;
       let total = 0;
       const result = await runRollouts({
@@ -99,28 +76,11 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
         envsPerWorker: o.envsPerWorker,
         render: image ? (ctx.renderer ?? 'native') : false,
         imageSize: { width: o.width, height: o.height },
-        onTransition,
+        onTransition: recorder.onTransition,
         onEpisode: async (r) => {
           total++;
-          const b = buffers.get(episodeKey(r))!;
-          buffers.delete(episodeKey(r));
+          const ep = recorder.finish(r);
           if (o.successesOnly && !r.outcome.success) return;
-          const steps = b.state.length / STATE_DIM;
-          const frames = b.frames ? b.frames.subarray(0, steps * frameBytes) : null;
-          const ep: DemoEpisode = {
-            task: r.task,
-            instruction: b.instruction || getTask(r.task).instruction,
-            episodeIndex: r.episodeIndex,
-            configuration: r.configuration,
-            seed: r.seed,
-            embodimentId: b.embodimentId,
-            success: r.outcome.success,
-            stageSuccess: r.outcome.stages.map((s) => s.success),
-            state: Float32Array.from(b.state),
-            action: Float32Array.from(b.action),
-            image: frames,
-          };
-          if (ep.action.length !== steps * ACTION_DIM) throw new ArgumentError('VLA_ARGUMENT', `collect-demos: episode ${r.task}#${r.episodeIndex} recorded ${steps} states but ${ep.action.length / ACTION_DIM} actions`);
           await writer.append(ep);
           kept++;
         },

@@ -34,7 +34,7 @@ import { describeImages, intOption, parseOptions, type CliContext } from '../con
 const EvalOptions = z.object({
   policy: z.string().min(1).optional(),
   checkpoint: z.string().min(1).optional(),
-  executeSteps: intOption(1),
+  executeSteps: intOption(1).optional(),
   shift: z.string(),
   shiftSeed: intOption(0),
   episodes: intOption(1),
@@ -52,14 +52,14 @@ const EvalOptions = z.object({
  * The policy argument: 'expert' (the scripted expert), or a checkpoint file written by
  * `vla-ttt train` (loaded with its normalization; chunks replanned every `executeSteps`).
  */
-export function resolvePolicy(policy: string, executeSteps: number): { policy: 'expert'; name: string } | { policy: BatchPolicy; name: string; imageSize: { width: number; height: number } } {
-  if (policy === 'expert') return { policy: 'expert', name: 'expert' };
+export function resolvePolicy(policy: string, executeSteps?: number): { policy: 'expert'; name: string; executeSteps: null } | { policy: BatchPolicy; name: string; imageSize: { width: number; height: number }; executeSteps: number } {
+  if (policy === 'expert') return { policy: 'expert', name: 'expert', executeSteps: null };
   if (!existsSync(policy)) {
     throw new ArgumentError('VLA_ARGUMENT', `--policy '${policy}': neither 'expert' nor an existing checkpoint file`);
   }
-  const controller = loadController(policy, { executeSteps });
+  const controller = loadController(policy, executeSteps !== undefined ? { executeSteps } : {});
   const side = controller.policy.config.image_size;
-  return { policy: controller.batchPolicy, name: basename(policy), imageSize: { width: side, height: side } };
+  return { policy: controller.batchPolicy, name: basename(policy), imageSize: { width: side, height: side }, executeSteps: controller.executeSteps };
 }
 
 /** The human-readable summary of a report, one line per task. */
@@ -87,7 +87,7 @@ export function registerEval(program: Command, ctx: CliContext): Command {
     .description('evaluate a policy on tabletop tasks: N episodes per task cycling the 24 configurations, success rates with Wilson 95% intervals')
     .option('--policy <name>', "the policy: 'expert' (the scripted expert) or a checkpoint file (vla-ttt train)")
     .option('--checkpoint <file>', 'a checkpoint file (same as --policy FILE)')
-    .option('--execute-steps <n>', 'actions of each predicted chunk executed before replanning (checkpoints)', '4')
+    .option('--execute-steps <n>', 'actions of each predicted chunk executed before replanning (checkpoints) (default min(4, the chunk length))')
     .option('--shift <preset>', 'domain shift, e.g. source, camera, camera:0.5+friction', 'source')
     .option('--shift-seed <n>', 'seed of the shift realization', '0')
     .option('--episodes <n>', 'episodes per task', '200')

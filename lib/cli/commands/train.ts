@@ -8,11 +8,13 @@
  * (OUT.loss.svg, OUT.loss.json). A progress bar shows the step, loss and speed.
  */
 import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { z } from 'zod';
 
+import { cpuInfo, gemmBackend } from '../../system.js';
 import { train, type TrainResult, type Variant } from '../../train/trainer.js';
 import { intOption, parseOptions, type CliContext } from '../context.js';
 
@@ -111,6 +113,12 @@ export function registerTrain(program: Command, ctx: CliContext): Command {
       ctx.io.stdout(
         `trained ${result.checkpoint}: ${result.steps} steps${result.resumedFrom ? ` (resumed at ${result.resumedFrom})` : ''} on ${result.episodes} episodes (${result.samples} samples) in ${result.seconds.toFixed(0)} s, final loss ${result.finalLoss.toFixed(4)}; loss curve ${result.checkpoint}.loss.svg\n`,
       );
-      if (o.json) writeFileSync(o.json, JSON.stringify({ ...result, lossCurve: undefined }, null, 2) + '\n');
+      if (o.json) {
+        // The settings and the machine beside the result, so a model card can say how it was made.
+        const { progress: _progress, json: _json, ...settings } = o;
+        const cpu = cpuInfo();
+        const machine = { cpu: cpus()[0]?.model.trim() ?? 'unknown', threads: cpu.threads, isa: cpu.activeIsa, gemm: gemmBackend() };
+        writeFileSync(o.json, JSON.stringify({ ...result, lossCurve: undefined, samplesPerSecond: (result.steps * o.batch) / Math.max(result.seconds, 1e-9), settings, machine }, null, 2) + '\n');
+      }
     });
 }

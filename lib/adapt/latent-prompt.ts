@@ -1,0 +1,114 @@
+/**
+ * Latent prompt optimization (TTT-VLA, methods digest section 2): at test time only the latent
+ * prompt block moves, on the self-supervised state-grounding loss over a buffer of the robot's
+ * own trajectories in the target world. AdamW from fresh moments, a fixed number of steps decided
+ * in advance, initialized from the trained prompt, no selection of a best step by evaluation.
+ *
+ * Every step runs on a native thread (promptStepAsync), so a controller's event loop keeps
+ * running; `signal` stops between two steps, keeping the prompt reached so far.
+ *
+ * @example
+ * ```ts
+ * const result = await optimizePrompt(policy, normalization, buffer, { steps: 500, batch: 128, lr: 1e-3, seed: 0 });
+ * result.lossCurve.at(-1);                  // { step: 500, loss }
+ * policy.getPrompt(0);                      // the adapted block
+ * ```
+ */
+import { ArgumentError } from '../errors.js';
+import type { ObservationBatch, Policy } from '../model/policy.js';
+import type { Normalization } from '../train/normalization.js';
+import { deriveSeed, Rng, checkSeed } from '../util/random.js';
+import type { TrajectoryBuffer } from './trajectory-buffer.js';
+
+export interface PromptOptimizationOptions {
+  /** Steps, fixed in advance (default 500). */
+  steps?: number;
+  /** Transitions per step (default 128). */
+  batch?: number;
+  /** AdamW learning rate (default DEFAULT_PROMPT_LR). */
+  lr?: number;
+  /** AdamW weight decay on the prompt (default 0: the trained prompt is the natural anchor). */
+  weightDecay?: number;
+  /** Clip the gradient's global norm (default 0: none). */
+  maxGradNorm?: number;
+  /** Seed of the batch draws and of the flow-matching draws (noise, time). */
+  seed?: number;
+  /** Only these tasks' transitions (per-task adaptation); default all. */
+  tasks?: readonly string[];
+  /** Stops between two steps; the result says how many ran. */
+  signal?: AbortSignal;
+  onProgress?: (p: PromptProgress) => void;
+}
+
+export interface PromptProgress {
+  step: number;
+  steps: number;
+  /** State-grounding loss of this step's batch (before its update). */
+  loss: number;
+  gradNorm: number;
+  seconds: number;
+}
+
+export interface PromptOptimizationResult {
+  /** Steps run (fewer than asked when stopped). */
+  steps: number;
+  stopped: boolean;
+  lossCurve: Array<{ step: number; loss: number }>;
+  seconds: number;
+  /** Embodiments whose prompt blocks the buffer's transitions touched. */
+  embodiments: number[];
+  /** Euclidean distance of each touched block from where it started. */
+  promptShift: Record<number, number>;
+}
+
+export const DEFAULT_PROMPT_LR = 1e-3;
+
+function l2Distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+  return Math.sqrt(s);
+}
+
+/** Runs latent prompt optimization on `policy` in place (its prompt blocks change). */
+export async function optimizePrompt(
+  policy: Policy,
+  normalization: Normalization,
+  buffer: TrajectoryBuffer,
+  options: PromptOptimizationOptions = {},
+): Promise<PromptOptimizationResult> {
+  const steps = options.steps ?? 500;
+  const B = options.batch ?? 128;
+  const lr = options.lr ?? DEFAULT_PROMPT_LR;
+  const seed = checkSeed(options.seed ?? 0);
+  if (!Number.isSafeInteger(steps) || steps < 0) throw new ArgumentError('VLA_ARGUMENT', `optimizePrompt: steps must be a non-negative integer, got ${String(steps)}`);
+  if (!Number.isSafeInteger(B) || B < 1) throw new ArgumentError('VLA_ARGUMENT', `optimizePrompt: batch must be a positive integer, got ${String(B)}`);
+  if (!(lr > 0 && lr < 1)) throw new ArgumentError('VLA_ARGUMENT', `optimizePrompt: lr must be in (0, 1), got ${String(lr)}`);
+  if (!policy.config.use_prompt) throw new ArgumentError('VLA_ARGUMENT', 'optimizePrompt: this policy has no latent prompt (a baseline checkpoint)');
+  if (!policy.config.use_state_expert) throw new ArgumentError('VLA_ARGUMENT', 'optimizePrompt: this policy has no state-grounding expert, so there is no test-time loss');
+
+  const embodiments = [...new Set(buffer.trajectories().filter((e) => !options.tasks || options.tasks.includes(e.task)).map((e) => e.embodimentId))].sort((a, b) => a - b);
+  const before = new Map(embodiments.map((e) => [e, policy.getPrompt(e)]));
+  const rng = new Rng(deriveSeed(seed, 'lpo-batches'));
+  const flowSeed = deriveSeed(seed, 'lpo-flow');
+  const sampleOptions = { policy, normalization, ...(options.tasks ? { tasks: options.tasks } : {}) };
+  policy.resetOptimizer();
+  const curve: Array<{ step: number; loss: number }> = [];
+  const start = performance.now();
+  let batch: ObservationBatch | undefined;
+  let done = 0;
+  let stopped = false;
+  for (let s = 0; s < steps; s++) {
+    if (options.signal?.aborted) {
+      stopped = true;
+      break;
+    }
+    batch = buffer.sample(B, rng, sampleOptions, batch);
+    const r = await policy.promptStepAsync(batch, { lr, seed: flowSeed, step: s, weightDecay: options.weightDecay ?? 0, maxGradNorm: options.maxGradNorm ?? 0 });
+    done = s + 1;
+    curve.push({ step: done, loss: r.state });
+    options.onProgress?.({ step: done, steps, loss: r.state, gradNorm: r.gradNorm, seconds: (performance.now() - start) / 1000 });
+  }
+  const promptShift: Record<number, number> = {};
+  for (const e of embodiments) promptShift[e] = l2Distance(before.get(e)!, policy.getPrompt(e));
+  return { steps: done, stopped, lossCurve: curve, seconds: (performance.now() - start) / 1000, embodiments, promptShift };
+}

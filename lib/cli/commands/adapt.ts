@@ -1,0 +1,147 @@
+/**
+ * `vla-ttt adapt`: test-time training of a checkpoint in a shifted world (lib/adapt/offline-lpo.ts).
+ *
+ *   vla-ttt adapt --method lpo --policy models/tabletop-small.safetensors --shift camera --out runs/lpo-camera
+ *
+ * Writes into --out (created; must be new or empty): result.json (settings, before and after
+ * summaries, the flip table per task and overall, loss curves, wall times, prompt shifts),
+ * before.json and after.json (full eval reports, episodes included, for `vla-ttt compare`),
+ * prompt.json (the adapted prompt blocks), loss.svg (the state-grounding loss per step), and with
+ * --save-buffer the buffer as a dataset folder (buffer/).
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import type { Command } from 'commander';
+import { z } from 'zod';
+
+import { runOfflineLpo } from '../../adapt/offline-lpo.js';
+import { ArgumentError } from '../../errors.js';
+import { lineChartSvg } from '../../report/svg-chart.js';
+import { writeFileAtomic } from '../../tabletop/dataset.js';
+import { defaultWorkers } from '../../tabletop/rollout.js';
+import { parseTaskList } from '../../tabletop/tasks.js';
+import { intOption, parseOptions, type CliContext } from '../context.js';
+import { formatComparison } from './compare.js';
+
+function numberOption(min: number, max: number) {
+  return z.string().transform((s, ctx) => {
+    const n = Number(s);
+    if (!/^[-+0-9.eE]+$/.test(s.trim()) || !Number.isFinite(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a number in [${min}, ${max}], got '${s}'` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+const AdaptOptions = z.object({
+  method: z.enum(['lpo']),
+  policy: z.string().min(1),
+  shift: z.string().min(1),
+  shiftSeed: intOption(0),
+  out: z.string().min(1),
+  tasks: z.string(),
+  episodes: intOption(1),
+  seed: intOption(0),
+  bufferTrajectories: intOption(1),
+  bufferSeed: intOption(0),
+  mode: z.enum(['joint', 'per-task']),
+  steps: intOption(0),
+  batch: intOption(1),
+  lr: numberOption(1e-8, 0.999),
+  weightDecay: numberOption(0, 10),
+  optimizationSeed: intOption(0),
+  executeSteps: intOption(1).optional(),
+  workers: intOption(1),
+  envsPerWorker: intOption(1),
+  saveBuffer: z.boolean().optional(),
+});
+
+async function prepareOut(dir: string): Promise<void> {
+  const existing = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null;
+    throw new ArgumentError('VLA_ARGUMENT', `--out '${dir}': ${e.message}`);
+  });
+  if (existing && existing.length > 0) throw new ArgumentError('VLA_ARGUMENT', `--out '${dir}' is not empty; choose a new folder`);
+  await mkdir(dir, { recursive: true });
+}
+
+export function registerAdapt(program: Command, ctx: CliContext): Command {
+  return program
+    .command('adapt')
+    .description('test-time training in a shifted world: evaluate, fill the buffer, optimize the latent prompt (lpo), evaluate the same episodes again')
+    .requiredOption('--method <name>', 'lpo (latent prompt optimization, TTT-VLA)')
+    .requiredOption('--policy <file>', 'the checkpoint to adapt (vla-ttt train)')
+    .requiredOption('--shift <preset>', 'the target world, e.g. camera, lighting+latency:2')
+    .requiredOption('--out <dir>', 'folder for the results (created; must be new or empty)')
+    .option('--shift-seed <n>', 'seed of the shift realization', '0')
+    .option('--tasks <list>', 'comma-separated task names or suites', 'base')
+    .option('--episodes <n>', 'evaluation episodes per task (before and after)', '200')
+    .option('--seed <n>', 'evaluation protocol seed', '0')
+    .option('--buffer-trajectories <n>', 'trajectories the frozen policy collects in the target world', '800')
+    .option('--buffer-seed <n>', 'seed of the buffer episodes (must differ from --seed)', '1')
+    .option('--mode <mode>', 'joint (one prompt for all tasks) or per-task', 'joint')
+    .option('--steps <n>', 'prompt optimization steps (fixed in advance)', '500')
+    .option('--batch <n>', 'transitions per step', '128')
+    .option('--lr <x>', 'AdamW learning rate of the prompt', '1e-3')
+    .option('--weight-decay <x>', 'AdamW weight decay of the prompt', '0')
+    .option('--optimization-seed <n>', 'seed of the batch and flow draws', '0')
+    .option('--execute-steps <n>', 'actions of each chunk executed before replanning (default min(4, the chunk length))')
+    .option('--workers <n>', 'worker threads', String(defaultWorkers()))
+    .option('--envs-per-worker <n>', 'environments per worker', '8')
+    .option('--save-buffer', 'also write the buffer as a dataset folder (OUT/buffer)')
+    .action(async (raw: unknown) => {
+      const o = parseOptions(AdaptOptions, raw);
+      await prepareOut(o.out);
+      let lastLine = 0;
+      const r = await runOfflineLpo({
+        checkpoint: o.policy,
+        shift: o.shift,
+        shiftSeed: o.shiftSeed,
+        tasks: parseTaskList(o.tasks),
+        episodesPerTask: o.episodes,
+        seed: o.seed,
+        bufferTrajectories: o.bufferTrajectories,
+        bufferSeed: o.bufferSeed,
+        mode: o.mode,
+        steps: o.steps,
+        batch: o.batch,
+        lr: o.lr,
+        weightDecay: o.weightDecay,
+        optimizationSeed: o.optimizationSeed,
+        ...(o.executeSteps !== undefined ? { executeSteps: o.executeSteps } : {}),
+        workers: o.workers,
+        envsPerWorker: o.envsPerWorker,
+        render: ctx.renderer ?? 'native',
+        onStage: (_stage, detail) => ctx.io.stderr(`adapt: ${detail}\n`),
+        onProgress: (p) => {
+          if (p.step === p.steps || performance.now() - lastLine > 10_000) {
+            lastLine = performance.now();
+            ctx.io.stderr(`adapt: ${p.task ?? 'all tasks'} step ${p.step}/${p.steps} state loss ${p.loss.toFixed(4)} (${p.seconds.toFixed(0)} s)\n`);
+          }
+        },
+      });
+      const { bufferObject, before, after, ...rest } = r;
+      const summary = (e: typeof before) => ({ mean: e.mean, tasks: Object.fromEntries(Object.entries(e.tasks).map(([k, t]) => [k, { successes: t.successes, episodes: t.episodes, rate: t.rate, ci95: t.ci95 }])) });
+      const { prompts, ...withoutPrompts } = rest;
+      await writeFileAtomic(join(o.out, 'result.json'), JSON.stringify({ ...withoutPrompts, before: summary(before), after: summary(after) }, null, 1) + '\n');
+      await writeFileAtomic(join(o.out, 'before.json'), JSON.stringify(before) + '\n');
+      await writeFileAtomic(join(o.out, 'after.json'), JSON.stringify(after) + '\n');
+      await writeFileAtomic(join(o.out, 'prompt.json'), JSON.stringify({ checkpoint: o.policy, shift: r.shift, mode: r.mode, shape: r.promptShape, prompts }) + '\n');
+      const series = r.optimizations.map((x) => ({ name: x.task ?? 'all tasks', points: x.lossCurve.map((p) => [p.step, p.loss] as const) }));
+      await writeFileAtomic(join(o.out, 'loss.svg'), lineChartSvg(series, { title: `Latent prompt optimization under '${r.shift}'`, xLabel: 'step', yLabel: 'state-grounding loss' }));
+      if (o.saveBuffer) await bufferObject.save(join(o.out, 'buffer'), { shift: r.shift, shiftSeed: r.shiftSeed, seed: r.settings.bufferSeed });
+      ctx.io.stdout(
+        formatComparison({
+          ...r.comparison,
+          a: { file: join(o.out, 'before.json'), policy: o.policy, shift: r.shift, shiftSeed: r.shiftSeed, seed: r.settings.seed, episodesPerTask: r.settings.episodesPerTask },
+          b: { file: join(o.out, 'after.json'), policy: `${o.policy} + adapted prompt`, shift: r.shift, shiftSeed: r.shiftSeed, seed: r.settings.seed, episodesPerTask: r.settings.episodesPerTask },
+        }),
+      );
+      ctx.io.stdout(
+        `mean ${(100 * before.mean).toFixed(1)}% -> ${(100 * after.mean).toFixed(1)}%; buffer ${r.buffer.trajectories} trajectories (${r.buffer.successes} successes, ${r.buffer.transitions} transitions); ` +
+          `optimization ${r.seconds.optimize.toFixed(0)} s, total ${r.seconds.total.toFixed(0)} s; wrote ${o.out}\n`,
+      );
+    });
+}
