@@ -60,3 +60,15 @@ export { Tokenizer, words, PAD_ID, UNK_ID } from './model/tokenizer.js';
 export { presetConfig } from './model/config.js';
 export type { ModelConfig, PresetName, ExpertDims } from './model/config.js';
 export type { ParamGroupName, NativeFlowTargets, NativeParamInfo } from './native/addon-types.js';
+// Test-time training: the trajectory buffer, latent prompt optimization, the offline protocol and
+// the in-loop Adapter.
+export { TrajectoryBuffer, DEFAULT_BUFFER_TRAJECTORIES } from './adapt/trajectory-buffer.js';
+export type { BufferSampleOptions } from './adapt/trajectory-buffer.js';
+export { optimizePrompt, DEFAULT_PROMPT_LR } from './adapt/latent-prompt.js';
+export type { PromptOptimizationOptions, PromptOptimizationResult, PromptProgress } from './adapt/latent-prompt.js';
+export { runOfflineLpo } from './adapt/offline-lpo.js';
+export type { OfflineLpoOptions, OfflineLpoResult } from './adapt/offline-lpo.js';
+export { Adapter } from './adapt/adapter.js';
+export type { AdapterOptions, AdaptationReport } from './adapt/adapter.js';
+export { Normalization } from './train/normalization.js';
+export { loadController, PolicyController, DEFAULT_EXECUTE_STEPS } from './tabletop/policy-controller.js';

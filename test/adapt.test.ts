@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { Adapter } from '../lib/adapt/adapter.js';
 import { optimizePrompt } from '../lib/adapt/latent-prompt.js';
 import { TrajectoryBuffer } from '../lib/adapt/trajectory-buffer.js';
 import { Policy } from '../lib/model/policy.js';
@@ -158,5 +159,45 @@ describe('optimizePrompt', () => {
     expect(r.stopped).toBe(true);
     expect(r.steps).toBe(3);
     await expect(optimizePrompt(c.policy, identity, c.buffer, { lr: 2 })).rejects.toThrow(/lr must be in \(0, 1\)/);
+  }, 60_000);
+});
+
+describe('Adapter', () => {
+  function observationOf(ep: DemoEpisode, t: number) {
+    return { image: { width: S, height: S, data: ep.image!.subarray(t * S * S * 3, (t + 1) * S * S * 3) }, instruction: ep.instruction, state: ep.state.subarray(t * 4, (t + 1) * 4), embodimentId: ep.embodimentId };
+  }
+
+  it('records episodes into its buffer, adapts a shadow copy while acting, and swaps the prompt at the next act', async () => {
+    const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 21 });
+    const adapter = new Adapter(policy, identity, { capacity: 4, steps: 30, batch: 8, lr: 1e-2, seed: 1 });
+    expect(() => adapter.adapt()).toThrow(/buffer is empty/);
+    for (let i = 0; i < 3; i++) {
+      const ep = trajectory(i, 4);
+      for (let t = 0; t < 4; t++) adapter.record(`ep${i}`, observationOf(ep, t), new Float32Array(7));
+      adapter.endEpisode(`ep${i}`, { success: i === 0, task: 'carrot-on-plate' });
+    }
+    expect(adapter.buffer.size).toBe(3);
+    expect(adapter.buffer.transitions).toBe(12);
+    const before = policy.getPrompt(0);
+    const obs = [observationOf(trajectory(0, 1), 0)];
+    const running = adapter.adapt();
+    expect(adapter.adapting).toBe(true);
+    expect(() => adapter.adapt()).toThrow(/already running/);
+    // The loop keeps acting with the old prompt while the shadow adapts.
+    let acts = 0;
+    while (adapter.adapting) {
+      await adapter.act(obs, { seed: 3 });
+      acts++;
+    }
+    const report = await running;
+    expect(acts).toBeGreaterThan(0);
+    expect(report.steps).toBe(30);
+    expect(report.trajectories).toBe(3);
+    expect(Array.from(policy.getPrompt(0))).toEqual(Array.from(before)); // not swapped yet
+    await adapter.act(obs, { seed: 3 });
+    expect(adapter.swapCount).toBe(1);
+    expect(Array.from(policy.getPrompt(0))).not.toEqual(Array.from(before));
+    expect(() => adapter.record('x', { ...obs[0]!, image: null }, new Float32Array(7))).toThrow(/needs 16x16 RGB images/);
+    expect(() => adapter.endEpisode('nope', { success: true })).toThrow(/no recorded steps for episode 'nope'/);
   }, 60_000);
 });

@@ -203,4 +203,20 @@ describe('shipping and sweeping a checkpoint (vla-ttt export, vla-ttt sweep)', (
     expect(unknown.code).toBe(1);
     expect(unknown.out).toMatch(/unknown shift preset 'fog'/);
   }, 120_000);
+  it('adapt --before reuses the frozen evaluation from a sweep file, and refuses one with other settings', async () => {
+    const sweep = join(dir, 'sweep.json');
+    const base = ['adapt', '--method', 'lpo', '--policy', join(dir, 'a.safetensors'), '--shift', 'latency', '--tasks', 'carrot-on-plate', '--buffer-trajectories', '2', '--steps', '2', '--batch', '4', '--workers', '1', '--before', sweep];
+    const r = await cli(...base, '--episodes', '2', '--out', join(dir, 'adapt-before'));
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/reusing the frozen policy's evaluation under 'latency:1'/);
+    const before = JSON.parse(readFileSync(join(dir, 'adapt-before', 'before.json'), 'utf8')) as { episodes: unknown[] };
+    const swept = JSON.parse(readFileSync(sweep, 'utf8')) as { results: Record<string, { episodes: unknown[] }> };
+    expect(before.episodes).toEqual(swept.results['latency:1']!.episodes);
+    const other = await cli(...base, '--episodes', '3', '--out', join(dir, 'adapt-before-3'));
+    expect(other.code).toBe(1);
+    expect(other.out).toMatch(/has 2 episodes per task, not 3/);
+    const missing = await cli(...base.map((a) => (a === 'latency' ? 'camera' : a)), '--episodes', '2', '--out', join(dir, 'adapt-before-camera'));
+    expect(missing.code).toBe(1);
+    expect(missing.out).toMatch(/has no evaluation under 'camera:1'/);
+  }, 120_000);
 });

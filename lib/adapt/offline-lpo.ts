@@ -47,6 +47,11 @@ export interface OfflineLpoOptions {
   workers?: number;
   envsPerWorker?: number;
   render?: ImageRendering;
+  /**
+   * The frozen policy's evaluation under this shift, done before (vla-ttt sweep): reused instead of
+   * evaluating again. It must cover the same tasks, episodes, protocol seed, shift and shift seed.
+   */
+  before?: EvalReport;
   onStage?: (stage: 'before' | 'buffer' | 'optimize' | 'after', detail: string) => void;
   onProgress?: (p: PromptProgress & { task: string | null }) => void;
 }
@@ -139,8 +144,23 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
     };
   })();
 
-  o.onStage?.('before', `evaluating the frozen policy under '${shift.text}'`);
-  const before = await evaluate({ ...common, tasks: o.tasks, episodesPerTask: settings.episodesPerTask, seed: settings.seed });
+  let before: EvalReport;
+  if (o.before) {
+    const b = o.before;
+    const mismatch =
+      b.shift !== shift.text ? `shift '${b.shift}', not '${shift.text}'`
+      : b.shiftSeed !== shiftSeed ? `shift seed ${b.shiftSeed}, not ${shiftSeed}`
+      : b.seed !== settings.seed ? `protocol seed ${b.seed}, not ${settings.seed}`
+      : b.episodesPerTask !== settings.episodesPerTask ? `${b.episodesPerTask} episodes per task, not ${settings.episodesPerTask}`
+      : Object.keys(b.tasks).join(',') !== o.tasks.join(',') ? `tasks ${Object.keys(b.tasks).join(',')}, not ${o.tasks.join(',')}`
+      : null;
+    if (mismatch) throw new ArgumentError('VLA_ARGUMENT', `the given baseline evaluation has ${mismatch}`);
+    o.onStage?.('before', `reusing the frozen policy's evaluation under '${shift.text}' (mean ${(100 * b.mean).toFixed(1)}%)`);
+    before = b;
+  } else {
+    o.onStage?.('before', `evaluating the frozen policy under '${shift.text}'`);
+    before = await evaluate({ ...common, tasks: o.tasks, episodesPerTask: settings.episodesPerTask, seed: settings.seed });
+  }
   const beforeSeconds = lap();
 
   o.onStage?.('buffer', `rolling out ${settings.bufferTrajectories} trajectories of the frozen policy into the buffer`);

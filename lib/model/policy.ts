@@ -174,6 +174,18 @@ export class Policy {
     return new Policy(native, opts.tokenizer, {});
   }
 
+  /**
+   * An independent copy (same config, tokenizer, weights and metadata; fresh optimizer state),
+   * e.g. a shadow policy that adapts on native threads while this one keeps acting.
+   */
+  clone(): Policy {
+    const Native = addon().NativePolicy;
+    const native = call(() => new Native({ config: JSON.stringify(this.config), seed: 0, dtype: this.dtype }));
+    const copy = new Policy(native, this.tokenizer, { ...this.metadata });
+    copy.setParams(this.getParams());
+    return copy;
+  }
+
   /** Loads a checkpoint written by save() (safetensors; see docs/weights.md). */
   static load(path: string): Policy {
     const { policy, metadata } = call(() => addon().NativePolicy.load(path));

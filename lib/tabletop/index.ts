@@ -49,3 +49,4 @@ export { DatasetFormatError, DatasetReader, DatasetWriter } from './dataset.js';
 export type { DatasetMeta, DecodedEpisode, DemoEpisode, EpisodeHeader, Manifest } from './dataset.js';
 export { mcnemarExact, wilsonInterval } from '../util/stats.js';
 export { Rng, deriveSeed } from '../util/random.js';
+export { EpisodeRecorder } from './episode-recorder.js';

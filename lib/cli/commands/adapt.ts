@@ -9,8 +9,9 @@
  * prompt.json (the adapted prompt blocks), loss.svg (the state-grounding loss per step), and with
  * --save-buffer the buffer as a dataset folder (buffer/).
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -19,10 +20,14 @@ import { runOfflineLpo } from '../../adapt/offline-lpo.js';
 import { ArgumentError } from '../../errors.js';
 import { lineChartSvg } from '../../report/svg-chart.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
+import type { EvalReport } from '../../tabletop/eval.js';
+import { DEFAULT_EXECUTE_STEPS } from '../../tabletop/policy-controller.js';
+import { parseShift } from '../../tabletop/shifts.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { intOption, parseOptions, type CliContext } from '../context.js';
 import { formatComparison } from './compare.js';
+import type { SweepFile } from './sweep.js';
 
 function numberOption(min: number, max: number) {
   return z.string().transform((s, ctx) => {
@@ -56,7 +61,28 @@ const AdaptOptions = z.object({
   workers: intOption(1),
   envsPerWorker: intOption(1),
   saveBuffer: z.boolean().optional(),
+  before: z.string().min(1).optional(),
 });
+
+/** The evaluation of `policy` under `shift` from a sweep file, checked against the adapt settings. */
+function readSweepBaseline(file: string, policy: string, shiftText: string, executeSteps: number | undefined): EvalReport {
+  let sweep: SweepFile;
+  try {
+    sweep = JSON.parse(readFileSync(file, 'utf8')) as SweepFile;
+  } catch (e) {
+    throw new ArgumentError('VLA_ARGUMENT', `--before '${file}': not a readable sweep file (${(e as Error).message})`);
+  }
+  if (typeof sweep.results !== 'object' || sweep.results === null) throw new ArgumentError('VLA_ARGUMENT', `--before '${file}': no results (write it with vla-ttt sweep)`);
+  if (sweep.policy !== basename(policy)) throw new ArgumentError('VLA_ARGUMENT', `--before '${file}' evaluated ${sweep.policy}, not ${basename(policy)}`);
+  const shift = parseShift(shiftText).text;
+  const report = sweep.results[shift];
+  if (!report) throw new ArgumentError('VLA_ARGUMENT', `--before '${file}' has no evaluation under '${shift}' (it has ${Object.keys(sweep.results).join(', ')})`);
+  const expected = executeSteps ?? DEFAULT_EXECUTE_STEPS;
+  if (sweep.executeSteps !== null && sweep.executeSteps !== expected) {
+    throw new ArgumentError('VLA_ARGUMENT', `--before '${file}' executed ${sweep.executeSteps} actions per chunk; pass --execute-steps ${sweep.executeSteps} or evaluate again`);
+  }
+  return report;
+}
 
 async function prepareOut(dir: string): Promise<void> {
   const existing = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
@@ -87,12 +113,14 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
     .option('--lr <x>', 'AdamW learning rate of the prompt', '1e-3')
     .option('--weight-decay <x>', 'AdamW weight decay of the prompt', '0')
     .option('--optimization-seed <n>', 'seed of the batch and flow draws', '0')
-    .option('--execute-steps <n>', 'actions of each chunk executed before replanning (default min(4, the chunk length))')
+    .option('--execute-steps <n>', 'actions of each chunk executed before replanning (default min(2, the chunk length))')
     .option('--workers <n>', 'worker threads', String(defaultWorkers()))
     .option('--envs-per-worker <n>', 'environments per worker', '8')
+    .option('--before <sweep.json>', "reuse the frozen policy's evaluation under this shift from a vla-ttt sweep file (same policy and settings)")
     .option('--save-buffer', 'also write the buffer as a dataset folder (OUT/buffer)')
     .action(async (raw: unknown) => {
       const o = parseOptions(AdaptOptions, raw);
+      const given = o.before ? readSweepBaseline(o.before, o.policy, o.shift, o.executeSteps) : undefined;
       await prepareOut(o.out);
       let lastLine = 0;
       const r = await runOfflineLpo({
@@ -114,6 +142,7 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
         workers: o.workers,
         envsPerWorker: o.envsPerWorker,
         render: ctx.renderer ?? 'native',
+        ...(given ? { before: given } : {}),
         onStage: (_stage, detail) => ctx.io.stderr(`adapt: ${detail}\n`),
         onProgress: (p) => {
           if (p.step === p.steps || performance.now() - lastLine > 10_000) {

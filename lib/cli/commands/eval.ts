@@ -87,7 +87,7 @@ export function registerEval(program: Command, ctx: CliContext): Command {
     .description('evaluate a policy on tabletop tasks: N episodes per task cycling the 24 configurations, success rates with Wilson 95% intervals')
     .option('--policy <name>', "the policy: 'expert' (the scripted expert) or a checkpoint file (vla-ttt train)")
     .option('--checkpoint <file>', 'a checkpoint file (same as --policy FILE)')
-    .option('--execute-steps <n>', 'actions of each predicted chunk executed before replanning (checkpoints) (default min(4, the chunk length))')
+    .option('--execute-steps <n>', 'actions of each predicted chunk executed before replanning (checkpoints) (default min(2, the chunk length))')
     .option('--shift <preset>', 'domain shift, e.g. source, camera, camera:0.5+friction', 'source')
     .option('--shift-seed <n>', 'seed of the shift realization', '0')
     .option('--episodes <n>', 'episodes per task', '200')

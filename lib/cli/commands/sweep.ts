@@ -90,7 +90,7 @@ export function registerSweep(program: Command, ctx: CliContext): Command {
     .requiredOption('--out <file>', 'the sweep file to write (rerun to resume)')
     .option('--shifts <list>', "'all' (source and every preset) or comma-separated shift expressions", 'all')
     .option('--strength <s>', 'strength of each preset named without one', '1')
-    .option('--execute-steps <n>', 'actions of each predicted chunk executed before replanning (checkpoints) (default min(4, the chunk length))')
+    .option('--execute-steps <n>', 'actions of each predicted chunk executed before replanning (checkpoints) (default min(2, the chunk length))')
     .option('--shift-seed <n>', 'seed of each shift realization', '0')
     .option('--episodes <n>', 'episodes per task', '200')
     .option('--tasks <list>', 'comma-separated task names or suites (base, long, heldout, all)', 'base')
