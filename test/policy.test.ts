@@ -125,7 +125,8 @@ describe('Policy', () => {
     const fullBytes = readFileSync(full).length;
     const halfBytes = readFileSync(half).length;
     const weightBytes = policy.numParams * 4;
-    expect(fullBytes - halfBytes).toBe(weightBytes / 2);
+    // The weights shrink by half; the JSON headers differ by a few characters (dtype names, offsets).
+    expect(Math.abs(fullBytes - halfBytes - weightBytes / 2)).toBeLessThan(2048);
     const back = Policy.load(half);
     expect(back.metadata['note']).toBe('f16');
     const a = policy.getParams();

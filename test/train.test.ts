@@ -211,12 +211,22 @@ describe('shipping and sweeping a checkpoint (vla-ttt export, vla-ttt sweep)', (
     expect(r.out).toMatch(/reusing the frozen policy's evaluation under 'latency:1'/);
     const before = JSON.parse(readFileSync(join(dir, 'adapt-before', 'before.json'), 'utf8')) as { episodes: unknown[] };
     const swept = JSON.parse(readFileSync(sweep, 'utf8')) as { results: Record<string, { episodes: unknown[] }> };
-    expect(before.episodes).toEqual(swept.results['latency:1']!.episodes);
+    expect(before.episodes).toEqual(swept.results['latency']!.episodes);
     const other = await cli(...base, '--episodes', '3', '--out', join(dir, 'adapt-before-3'));
     expect(other.code).toBe(1);
     expect(other.out).toMatch(/has 2 episodes per task, not 3/);
     const missing = await cli(...base.map((a) => (a === 'latency' ? 'camera' : a)), '--episodes', '2', '--out', join(dir, 'adapt-before-camera'));
     expect(missing.code).toBe(1);
     expect(missing.out).toMatch(/has no evaluation under 'camera:1'/);
+  }, 120_000);
+  it('adapt --buffer reuses a saved buffer of the same world and refuses one from another', async () => {
+    const saved = join(dir, 'adapt', 'buffer');
+    const base = ['adapt', '--method', 'lpo', '--policy', join(dir, 'a.safetensors'), '--tasks', 'carrot-on-plate,stack-cube', '--episodes', '2', '--steps', '2', '--batch', '4', '--workers', '1', '--buffer', saved];
+    const r = await cli(...base, '--shift', 'lighting', '--out', join(dir, 'adapt-buffer'));
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/using the given buffer \(4 trajectories, 240 transitions\)/);
+    const other = await cli(...base, '--shift', 'camera', '--out', join(dir, 'adapt-buffer-camera'));
+    expect(other.code).toBe(1);
+    expect(other.out).toMatch(/was collected under 'lighting:1', not 'camera:1'/);
   }, 120_000);
 });

@@ -52,6 +52,8 @@ export interface OfflineLpoOptions {
    * evaluating again. It must cover the same tasks, episodes, protocol seed, shift and shift seed.
    */
   before?: EvalReport;
+  /** A buffer collected before in this target world (e.g. saved by an earlier run), used instead of collecting one. */
+  buffer?: TrajectoryBuffer;
   onStage?: (stage: 'before' | 'buffer' | 'optimize' | 'after', detail: string) => void;
   onProgress?: (p: PromptProgress & { task: string | null }) => void;
 }
@@ -163,21 +165,36 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
   }
   const beforeSeconds = lap();
 
-  o.onStage?.('buffer', `rolling out ${settings.bufferTrajectories} trajectories of the frozen policy into the buffer`);
-  const buffer = new TrajectoryBuffer({ capacity: settings.bufferTrajectories, imageSize });
-  const recorder = new EpisodeRecorder(imageSize);
-  const perTask = Math.max(1, Math.ceil(settings.bufferTrajectories / o.tasks.length));
-  await runRollouts({
-    policy: controller.batchPolicy,
-    episodes: planEpisodes(o.tasks, perTask, settings.bufferSeed),
-    env: { shift: shift.text, shiftSeed },
-    ...(o.workers !== undefined ? { workers: o.workers } : {}),
-    ...(o.envsPerWorker !== undefined ? { envsPerWorker: o.envsPerWorker } : {}),
-    render: common.render,
-    imageSize,
-    onTransition: recorder.onTransition,
-    onEpisode: (r) => buffer.add(recorder.finish(r)),
-  });
+  // Rollouts of the frozen policy in the target world, from the buffer seed.
+  async function collectBuffer(): Promise<TrajectoryBuffer> {
+    const buffer = new TrajectoryBuffer({ capacity: settings.bufferTrajectories, imageSize });
+    const recorder = new EpisodeRecorder(imageSize);
+    const perTask = Math.max(1, Math.ceil(settings.bufferTrajectories / o.tasks.length));
+    await runRollouts({
+      policy: controller.batchPolicy,
+      episodes: planEpisodes(o.tasks, perTask, settings.bufferSeed),
+      env: { shift: shift.text, shiftSeed },
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.envsPerWorker !== undefined ? { envsPerWorker: o.envsPerWorker } : {}),
+      render: common.render,
+      imageSize,
+      onTransition: recorder.onTransition,
+      onEpisode: (r) => buffer.add(recorder.finish(r)),
+    });
+    return buffer;
+  }
+
+  let buffer: TrajectoryBuffer;
+  if (o.buffer) {
+    buffer = o.buffer;
+    if (buffer.imageSize.width !== imageSize.width || buffer.imageSize.height !== imageSize.height) {
+      throw new ArgumentError('VLA_ARGUMENT', `the given buffer holds ${buffer.imageSize.width}x${buffer.imageSize.height} frames but the policy takes ${imageSize.width}x${imageSize.height}`);
+    }
+    o.onStage?.('buffer', `using the given buffer (${buffer.size} trajectories, ${buffer.transitions} transitions)`);
+  } else {
+    o.onStage?.('buffer', `rolling out ${settings.bufferTrajectories} trajectories of the frozen policy into the buffer`);
+    buffer = await collectBuffer();
+  }
   const bufferSeconds = lap();
 
   const trained = new Map<number, Float32Array | Float64Array>();

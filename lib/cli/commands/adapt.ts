@@ -17,9 +17,10 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import { runOfflineLpo } from '../../adapt/offline-lpo.js';
+import { TrajectoryBuffer } from '../../adapt/trajectory-buffer.js';
 import { ArgumentError } from '../../errors.js';
 import { lineChartSvg } from '../../report/svg-chart.js';
-import { writeFileAtomic } from '../../tabletop/dataset.js';
+import { DatasetReader, writeFileAtomic } from '../../tabletop/dataset.js';
 import type { EvalReport } from '../../tabletop/eval.js';
 import { DEFAULT_EXECUTE_STEPS } from '../../tabletop/policy-controller.js';
 import { parseShift } from '../../tabletop/shifts.js';
@@ -62,6 +63,7 @@ const AdaptOptions = z.object({
   envsPerWorker: intOption(1),
   saveBuffer: z.boolean().optional(),
   before: z.string().min(1).optional(),
+  buffer: z.string().min(1).optional(),
 });
 
 /** The evaluation of `policy` under `shift` from a sweep file, checked against the adapt settings. */
@@ -75,13 +77,23 @@ function readSweepBaseline(file: string, policy: string, shiftText: string, exec
   if (typeof sweep.results !== 'object' || sweep.results === null) throw new ArgumentError('VLA_ARGUMENT', `--before '${file}': no results (write it with vla-ttt sweep)`);
   if (sweep.policy !== basename(policy)) throw new ArgumentError('VLA_ARGUMENT', `--before '${file}' evaluated ${sweep.policy}, not ${basename(policy)}`);
   const shift = parseShift(shiftText).text;
-  const report = sweep.results[shift];
+  // Sweep keys are the expressions as given ('camera'); reports carry the normalized text ('camera:1').
+  const report = Object.values(sweep.results).find((r) => r.shift === shift);
   if (!report) throw new ArgumentError('VLA_ARGUMENT', `--before '${file}' has no evaluation under '${shift}' (it has ${Object.keys(sweep.results).join(', ')})`);
   const expected = executeSteps ?? DEFAULT_EXECUTE_STEPS;
   if (sweep.executeSteps !== null && sweep.executeSteps !== expected) {
     throw new ArgumentError('VLA_ARGUMENT', `--before '${file}' executed ${sweep.executeSteps} actions per chunk; pass --execute-steps ${sweep.executeSteps} or evaluate again`);
   }
   return report;
+}
+
+/** A saved buffer, checked to come from the same shifted world. */
+async function loadBuffer(dir: string, shiftText: string): Promise<TrajectoryBuffer> {
+  const reader = await DatasetReader.open(dir);
+  const shift = parseShift(shiftText).text;
+  const saved = parseShift(reader.manifest.shift).text;
+  if (saved !== shift) throw new ArgumentError('VLA_ARGUMENT', `--buffer '${dir}' was collected under '${saved}', not '${shift}'`);
+  return TrajectoryBuffer.load(dir);
 }
 
 async function prepareOut(dir: string): Promise<void> {
@@ -117,10 +129,12 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
     .option('--workers <n>', 'worker threads', String(defaultWorkers()))
     .option('--envs-per-worker <n>', 'environments per worker', '8')
     .option('--before <sweep.json>', "reuse the frozen policy's evaluation under this shift from a vla-ttt sweep file (same policy and settings)")
+    .option('--buffer <dir>', 'use a buffer saved by an earlier run (--save-buffer) in the same world instead of collecting one')
     .option('--save-buffer', 'also write the buffer as a dataset folder (OUT/buffer)')
     .action(async (raw: unknown) => {
       const o = parseOptions(AdaptOptions, raw);
       const given = o.before ? readSweepBaseline(o.before, o.policy, o.shift, o.executeSteps) : undefined;
+      const buffer = o.buffer ? await loadBuffer(o.buffer, o.shift) : undefined;
       await prepareOut(o.out);
       let lastLine = 0;
       const r = await runOfflineLpo({
@@ -143,6 +157,7 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
         envsPerWorker: o.envsPerWorker,
         render: ctx.renderer ?? 'native',
         ...(given ? { before: given } : {}),
+        ...(buffer ? { buffer } : {}),
         onStage: (_stage, detail) => ctx.io.stderr(`adapt: ${detail}\n`),
         onProgress: (p) => {
           if (p.step === p.steps || performance.now() - lastLine > 10_000) {
