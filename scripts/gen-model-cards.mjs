@@ -16,7 +16,7 @@ const { wilsonInterval } = await import(join(root, 'dist', 'util', 'stats.js'));
 const { comparePaired } = await import(join(root, 'dist', 'tabletop', 'eval.js'));
 const { models: recipes, comparisons = [] } = JSON.parse(readFileSync(join(root, 'models', 'recipes.json'), 'utf8'));
 
-const readJson = (rel) => (existsSync(join(root, rel)) ? JSON.parse(readFileSync(join(root, rel), 'utf8')) : null);
+const readJson = (rel) => (rel && existsSync(join(root, rel)) ? JSON.parse(readFileSync(join(root, rel), 'utf8')) : null);
 const optionValue = (argv, flag) => {
   const i = argv.indexOf(flag);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -61,8 +61,8 @@ function sweepTable(sweep) {
 }
 
 function card(name, recipe) {
-  const train = readJson(`models/${name}.train.json`);
-  const sweep = readJson(`models/${name}.sweep.json`);
+  const train = readJson(optionValue(recipe.train, '--json'));
+  const sweep = readJson(optionValue(recipe.sweep, '--out'));
   const checkpoint = optionValue(recipe.export, '--out');
   const out = [`## ${name}`, '', recipe.summary, ''];
   if (checkpoint && existsSync(join(root, checkpoint))) {
@@ -96,7 +96,7 @@ function card(name, recipe) {
 }
 
 function comparison(c) {
-  const sweeps = c.models.map((m) => ({ name: m, sweep: readJson(`models/${m}.sweep.json`) })).filter((x) => x.sweep);
+  const sweeps = c.models.map((m) => ({ name: m, sweep: recipes[m] ? readJson(optionValue(recipes[m].sweep, '--out')) : null })).filter((x) => x.sweep);
   const out = [`## ${c.title}`, '', c.summary, ''];
   if (sweeps.length < 2) return out.concat(['Not measured yet.', '']).join('\n');
   const shifts = Object.keys(sweeps[0].sweep.results).filter((s) => sweeps.every((x) => x.sweep.results[s]));

@@ -41,6 +41,18 @@ export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
   });
 }
 
+/** A decimal option in [min, max] ('3e-4', '0.5'). */
+export function numberOption(min: number, max: number) {
+  return z.string().transform((s, ctx) => {
+    const n = Number(s);
+    if (!/^[-+0-9.eE]+$/.test(s.trim()) || !Number.isFinite(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a number in [${min}, ${max}], got '${s}'` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
 /** Validates commander's parsed options with a zod schema; errors name the option. */
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   const r = schema.safeParse(raw);

@@ -26,20 +26,10 @@ import { DEFAULT_EXECUTE_STEPS } from '../../tabletop/policy-controller.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
-import { intOption, parseOptions, type CliContext } from '../context.js';
+import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
 import { formatComparison } from './compare.js';
 import type { SweepFile } from './sweep.js';
 
-function numberOption(min: number, max: number) {
-  return z.string().transform((s, ctx) => {
-    const n = Number(s);
-    if (!/^[-+0-9.eE]+$/.test(s.trim()) || !Number.isFinite(n) || n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `must be a number in [${min}, ${max}], got '${s}'` });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
 
 const AdaptOptions = z.object({
   method: z.enum(['lpo']),

@@ -16,18 +16,8 @@ import { z } from 'zod';
 
 import { cpuInfo, gemmBackend } from '../../system.js';
 import { train, type TrainResult, type Variant } from '../../train/trainer.js';
-import { intOption, parseOptions, type CliContext } from '../context.js';
+import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
 
-function numberOption(min: number, max: number) {
-  return z.string().transform((s, ctx) => {
-    const n = Number(s);
-    if (!/^[-+0-9.eE]+$/.test(s.trim()) || !Number.isFinite(n) || n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `must be a number in [${min}, ${max}], got '${s}'` });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
 
 const TrainOptionsSchema = z.object({
   data: z.string().min(1),
