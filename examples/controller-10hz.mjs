@@ -60,6 +60,10 @@ let adaptation = null;
 let adaptStartedTick = -1;
 let swapTick = -1;
 
+// Warm up before the clock starts (first-call allocations, page faults), as a controller would
+// during its start-up, then start from a fresh reset.
+await adapter.act([env.reset({ task: tasks[0], configuration: 0, seed: 999 })], { seed: 0 });
+
 const start = performance.now();
 let next = start;
 for (let e = 0; e < episodes; e++) {
