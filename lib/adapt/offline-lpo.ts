@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * const r = await runOfflineLpo({ checkpoint: 'models/tabletop-small.safetensors', shift: 'camera', tasks: BASE_TASKS });
+ * const r = await runOfflineLpo({ checkpoint: 'models/tabletop-small.safetensors', shift: 'camera', tasks: parseTaskList('base') });
  * r.comparison.overall;   // { base, post, failToSucc, succToFail, pValue, ... }
  * ```
  */
