@@ -22,6 +22,7 @@ import { loadController } from '../tabletop/policy-controller.js';
 import { planEpisodes, runRollouts, type ImageRendering } from '../tabletop/rollout.js';
 import { parseShift } from '../tabletop/shifts.js';
 import { optimizePrompt, type PromptOptimizationResult, type PromptProgress } from './latent-prompt.js';
+import { optimizePromptOnline, type OnlineLearnerReport, type StreamOptimizationOptions } from './online-prompt-learner.js';
 import { DEFAULT_BUFFER_TRAJECTORIES, TrajectoryBuffer } from './trajectory-buffer.js';
 
 export interface OfflineLpoOptions {
@@ -54,6 +55,12 @@ export interface OfflineLpoOptions {
   before?: EvalReport;
   /** A buffer collected before in this target world (e.g. saved by an earlier run), used instead of collecting one. */
   buffer?: TrajectoryBuffer;
+  /**
+   * Online protocol instead of offline: the buffer's transitions are consumed once, in the order
+   * they happened, in micro-batches, with the chosen stabilizers (online-prompt-learner.ts);
+   * steps, batch and lr above are then ignored in favour of these settings.
+   */
+  online?: Omit<StreamOptimizationOptions, 'tasks' | 'signal' | 'onProgress'>;
   onStage?: (stage: 'before' | 'buffer' | 'optimize' | 'after', detail: string) => void;
   onProgress?: (p: PromptProgress & { task: string | null }) => void;
 }
@@ -68,8 +75,10 @@ export interface OfflineLpoResult {
   after: EvalReport;
   comparison: PairedComparison;
   buffer: { trajectories: number; transitions: number; successes: number; seconds: number };
-  /** One entry per optimized prompt: the whole buffer (joint) or a task (per-task). */
-  optimizations: Array<{ task: string | null } & PromptOptimizationResult>;
+  /** One entry per optimized prompt: the whole buffer (joint) or a task (per-task); `online` with the online protocol. */
+  optimizations: Array<{ task: string | null; online?: OnlineLearnerReport } & PromptOptimizationResult>;
+  /** The online protocol's settings, null for the offline protocol. */
+  online: OfflineLpoOptions['online'] | null;
   /** [K, width] of each prompt block. */
   promptShape: [number, number];
   /** Adapted prompt blocks [K * width] by embodiment, under 'all' (joint) or each task (per-task). */
@@ -203,6 +212,14 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
   const optimizations: OfflineLpoResult['optimizations'] = [];
   const prompts: OfflineLpoResult['prompts'] = {};
   const optimize = async (task: string | null) => {
+    const progress = o.onProgress ? { onProgress: (p: PromptProgress) => o.onProgress!({ ...p, task }) } : {};
+    if (o.online) {
+      o.onStage?.('optimize', `online: streaming ${task ?? 'all tasks'}' transitions in micro-batches of ${o.online.microBatch ?? 1}`);
+      const r = await optimizePromptOnline(policy, controller.normalization, buffer, { ...o.online, ...(task ? { tasks: [task] } : {}), ...progress });
+      optimizations.push({ task, ...r });
+      prompts[task ?? 'all'] = Object.fromEntries(r.embodiments.map((e) => [e, Array.from(policy.getPrompt(e))]));
+      return;
+    }
     o.onStage?.('optimize', `optimizing the prompt on ${task ?? 'all tasks'} (${settings.steps} steps of ${settings.batch})`);
     const r = await optimizePrompt(policy, controller.normalization, buffer, {
       steps: settings.steps,
@@ -211,7 +228,7 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
       weightDecay: settings.weightDecay,
       seed: settings.optimizationSeed,
       ...(task ? { tasks: [task] } : {}),
-      ...(o.onProgress ? { onProgress: (p: PromptProgress) => o.onProgress!({ ...p, task }) } : {}),
+      ...progress,
     });
     optimizations.push({ task, ...r });
     prompts[task ?? 'all'] = Object.fromEntries(r.embodiments.map((e) => [e, Array.from(policy.getPrompt(e))]));
@@ -251,6 +268,7 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
     comparison,
     buffer: { trajectories: trajectories.length, transitions: buffer.transitions, successes: trajectories.filter((e) => e.success).length, seconds: bufferSeconds },
     optimizations,
+    online: o.online ?? null,
     promptShape: [policy.config.num_prompt_tokens, policy.config.backbone.width],
     prompts,
     seconds: { before: beforeSeconds, buffer: bufferSeconds, optimize: optimizeSeconds, after: afterSeconds, total: (performance.now() - t0) / 1000 },

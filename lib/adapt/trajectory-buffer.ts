@@ -115,14 +115,47 @@ export class TrajectoryBuffer {
    */
   sample(B: number, rng: Rng, options: BufferSampleOptions, reuse?: ObservationBatch): ObservationBatch {
     if (!Number.isSafeInteger(B) || B < 1) throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.sample: batch must be a positive integer, got ${String(B)}`);
-    const c = options.policy.config;
-    if (c.image_size !== this.imageSize.width || c.image_size !== this.imageSize.height) {
-      throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.sample: the buffer holds ${this.imageSize.width}x${this.imageSize.height} frames but the policy takes ${c.image_size}x${c.image_size}`);
-    }
     const entries = this.entries(options.tasks);
     if (entries.length === 0) {
       throw new RangeValueError('VLA_VALUE', `TrajectoryBuffer.sample: no transitions${options.tasks ? ` of task(s) ${options.tasks.join(', ')}` : ''} in the buffer`);
     }
+    const n = entries.length / 2;
+    const picks = new Int32Array(2 * B);
+    for (let b = 0; b < B; b++) {
+      const i = rng.int(n);
+      picks[2 * b] = entries[2 * i]!;
+      picks[2 * b + 1] = entries[2 * i + 1]!;
+    }
+    return this.pack(picks, options, reuse);
+  }
+
+  /**
+   * Every held transition as (trajectory, step) pairs in the order they happened: trajectories
+   * oldest first, steps in time order (the stream an online learner sees), of `tasks` if given.
+   * Trajectory indices refer to `trajectories()`.
+   */
+  inOrder(tasks?: readonly string[]): Int32Array {
+    const pairs: number[] = [];
+    this.trajectories().forEach((e, i) => {
+      if (tasks && !tasks.includes(e.task)) return;
+      const steps = e.state.length / STATE_DIM;
+      for (let t = 0; t < steps; t++) pairs.push(i, t);
+    });
+    return Int32Array.from(pairs);
+  }
+
+  /**
+   * Packs the transitions `pairs` ([trajectory, step] flattened; trajectory indices of
+   * `trajectories()` when `ordered`, else of the internal ring) for a prompt step.
+   */
+  pack(pairs: Int32Array, options: BufferSampleOptions & { ordered?: boolean }, reuse?: ObservationBatch): ObservationBatch {
+    const B = pairs.length / 2;
+    if (!Number.isSafeInteger(B) || B < 1) throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.pack: need at least one (trajectory, step) pair, got ${pairs.length} values`);
+    const c = options.policy.config;
+    if (c.image_size !== this.imageSize.width || c.image_size !== this.imageSize.height) {
+      throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer: the buffer holds ${this.imageSize.width}x${this.imageSize.height} frames but the policy takes ${c.image_size}x${c.image_size}`);
+    }
+    const source = options.ordered ? this.trajectories() : this.ring;
     const frame = this.imageSize.width * this.imageSize.height * 3;
     const L = c.max_text_len;
     const out: ObservationBatch =
@@ -131,11 +164,12 @@ export class TrajectoryBuffer {
         : { batch: B, images: new Uint8Array(B * frame), text: new Int32Array(B * L), state: new Float32Array(B * STATE_DIM), embodiment: new Int32Array(B) };
     const images = out.images!;
     const state = out.state;
-    const n = entries.length / 2;
     for (let b = 0; b < B; b++) {
-      const i = rng.int(n);
-      const e = this.ring[entries[2 * i]!]!;
-      const t = entries[2 * i + 1]!;
+      const e = source[pairs[2 * b]!];
+      const t = pairs[2 * b + 1]!;
+      if (!e || !Number.isInteger(t) || t < 0 || (t + 1) * STATE_DIM > e.state.length) {
+        throw new RangeValueError('VLA_VALUE', `TrajectoryBuffer.pack: pair ${b} (trajectory ${pairs[2 * b]}, step ${t}) is not a held transition`);
+      }
       images.set(e.image!.subarray(t * frame, (t + 1) * frame), b * frame);
       options.policy.tokenizer.encode(e.instruction, L, out.text.subarray(b * L, (b + 1) * L));
       for (let k = 0; k < STATE_DIM; k++) state[b * STATE_DIM + k] = e.state[t * STATE_DIM + k]!;
