@@ -229,4 +229,18 @@ describe('shipping and sweeping a checkpoint (vla-ttt export, vla-ttt sweep)', (
     expect(other.code).toBe(1);
     expect(other.out).toMatch(/was collected under 'lighting:1', not 'camera:1'/);
   }, 120_000);
+
+  it('adapt --online streams the buffer in micro-batches with the stabilizers and records them', async () => {
+    const saved = join(dir, 'adapt', 'buffer');
+    const out = join(dir, 'adapt-online');
+    const r = await cli('adapt', '--method', 'lpo', '--policy', join(dir, 'a.safetensors'), '--tasks', 'carrot-on-plate,stack-cube', '--episodes', '2', '--workers', '1', '--buffer', saved, '--shift', 'lighting', '--out', out, '--online', '--micro-batch', '60', '--trust-radius', '0.05', '--ema', '0.5');
+    expect(r.code, r.out).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as { online: { microBatch: number; trustRadius: number }; optimizations: Array<{ steps: number; online: { steps: number } }> };
+    expect(result.online).toMatchObject({ microBatch: 60, trustRadius: 0.05, emaDecay: 0.5 });
+    expect(result.optimizations[0]!.steps).toBe(4); // 240 transitions / 60
+    expect(result.optimizations[0]!.online.steps).toBe(4);
+    const bad = await cli('adapt', '--method', 'lpo', '--policy', join(dir, 'a.safetensors'), '--shift', 'lighting', '--out', join(dir, 'adapt-online-bad'), '--online', '--ema', '1');
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/--ema.*must be a number in \[0, 0\.999999\]/);
+  }, 120_000);
 });

@@ -54,6 +54,15 @@ const AdaptOptions = z.object({
   saveBuffer: z.boolean().optional(),
   before: z.string().min(1).optional(),
   buffer: z.string().min(1).optional(),
+  online: z.boolean().optional(),
+  microBatch: intOption(1),
+  passes: intOption(1),
+  anchor: numberOption(0, 1e6),
+  trustRadius: numberOption(0, 1e3),
+  ema: numberOption(0, 0.999999),
+  maxLossRatio: numberOption(0, 1e6),
+  collapseRatio: numberOption(0, 1e6),
+  collapseWindow: intOption(1),
 });
 
 /** The evaluation of `policy` under `shift` from a sweep file, checked against the adapt settings. */
@@ -121,6 +130,15 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
     .option('--before <sweep.json>', "reuse the frozen policy's evaluation under this shift from a vla-ttt sweep file (same policy and settings)")
     .option('--buffer <dir>', 'use a buffer saved by an earlier run (--save-buffer) in the same world instead of collecting one')
     .option('--save-buffer', 'also write the buffer as a dataset folder (OUT/buffer)')
+    .option('--online', 'online protocol: consume the buffer once, in time order, in micro-batches (--steps and --batch are then unused)')
+    .option('--micro-batch <n>', 'online: transitions per update', '1')
+    .option('--passes <n>', 'online: passes over the stream', '1')
+    .option('--anchor <x>', 'online: pull towards the trained prompt after each step, p -= lr * x * (p - p0)', '0')
+    .option('--trust-radius <x>', 'online: keep ||p - p0|| <= x * ||p0|| (0: off)', '0')
+    .option('--ema <x>', 'online: act with an EMA of the prompt with this decay (0: off)', '0')
+    .option('--max-loss-ratio <x>', 'online: skip micro-batches whose loss exceeds x times the running mean (0: off)', '0')
+    .option('--collapse-ratio <x>', 'online: reset to the trained prompt when the running loss exceeds x times the first window (0: off)', '0')
+    .option('--collapse-window <n>', 'online: steps of the collapse reference and of the running mean', '50')
     .action(async (raw: unknown) => {
       const o = parseOptions(AdaptOptions, raw);
       const given = o.before ? readSweepBaseline(o.before, o.policy, o.shift, o.executeSteps) : undefined;
@@ -148,6 +166,23 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
         render: ctx.renderer ?? 'native',
         ...(given ? { before: given } : {}),
         ...(buffer ? { buffer } : {}),
+        ...(o.online
+          ? {
+              online: {
+                lr: o.lr,
+                weightDecay: o.weightDecay,
+                seed: o.optimizationSeed,
+                microBatch: o.microBatch,
+                passes: o.passes,
+                anchor: o.anchor,
+                trustRadius: o.trustRadius,
+                emaDecay: o.ema,
+                maxLossRatio: o.maxLossRatio,
+                collapseRatio: o.collapseRatio,
+                collapseWindow: o.collapseWindow,
+              },
+            }
+          : {}),
         onStage: (_stage, detail) => ctx.io.stderr(`adapt: ${detail}\n`),
         onProgress: (p) => {
           if (p.step === p.steps || performance.now() - lastLine > 10_000) {
