@@ -147,6 +147,20 @@ describe('optimizePrompt', () => {
     expect(changedInBlock).toBeGreaterThan(block / 2);
   }, 60_000);
 
+  it('rolls the prompt back and stops when the loss is not finite', async () => {
+    const { policy, buffer } = setup();
+    const start = policy.getPrompt(1);
+    // A near-zero state std makes the normalized targets overflow float32: the loss is not finite.
+    const overflowing = Normalization.fromJSON(JSON.stringify({ state: { mean: [0, 0, 0, 0], std: [1e-20, 1e-20, 1e-20, 1e-20] }, action: { mean: [0, 0, 0, 0, 0, 0, 0], std: [1, 1, 1, 1, 1, 1, 1] } }), 'test');
+    const r = await optimizePrompt(policy, overflowing, buffer, { steps: 20, batch: 8, lr: 1e-2, seed: 1 });
+    expect(r.rolledBack).toMatchObject({ step: 1, reason: 'non-finite loss' });
+    expect(r.steps).toBe(1);
+    expect(Array.from(policy.getPrompt(1))).toEqual(Array.from(start));
+    const ok = await optimizePrompt(policy, identity, buffer, { steps: 3, batch: 8, lr: 1e-2, seed: 1 });
+    expect(ok.rolledBack).toBeUndefined();
+    await expect(optimizePrompt(policy, identity, buffer, { steps: 3, explosionRatio: 0.5 })).rejects.toThrow(/explosionRatio must be 0 \(off\) or above 1/);
+  });
+
   it('is reproducible from its seed, and stops between steps when aborted', async () => {
     const a = setup();
     const b = setup();

@@ -14,7 +14,7 @@
  * policy.getPrompt(0);                      // the adapted block
  * ```
  */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, RangeValueError } from '../errors.js';
 import type { ObservationBatch, Policy } from '../model/policy.js';
 import type { Normalization } from '../train/normalization.js';
 import { deriveSeed, Rng, checkSeed } from '../util/random.js';
@@ -35,6 +35,12 @@ export interface PromptOptimizationOptions {
   seed?: number;
   /** Only these tasks' transitions (per-task adaptation); default all. */
   tasks?: readonly string[];
+  /**
+   * A step whose loss is not finite, or above this multiple of the mean loss of the first 10
+   * steps, ends the run and rolls the prompt back to the last value whose loss was good
+   * (default 10; 0 turns the explosion check off, non-finite losses always roll back).
+   */
+  explosionRatio?: number;
   /** Stops between two steps; the result says how many ran. */
   signal?: AbortSignal;
   onProgress?: (p: PromptProgress) => void;
@@ -59,6 +65,8 @@ export interface PromptOptimizationResult {
   embodiments: number[];
   /** Euclidean distance of each touched block from where it started. */
   promptShift: Record<number, number>;
+  /** Set when a bad loss ended the run: the prompt is the one evaluated at `step - 1`. */
+  rolledBack?: { step: number; loss: number; reason: 'non-finite loss' | 'loss exploded' };
 }
 
 export const DEFAULT_PROMPT_LR = 1e-3;
@@ -94,21 +102,48 @@ export async function optimizePrompt(
   policy.resetOptimizer();
   const curve: Array<{ step: number; loss: number }> = [];
   const start = performance.now();
+  const explosionRatio = options.explosionRatio ?? 10;
+  if (!(explosionRatio === 0 || explosionRatio > 1)) throw new ArgumentError('VLA_ARGUMENT', `optimizePrompt: explosionRatio must be 0 (off) or above 1, got ${String(explosionRatio)}`);
   let batch: ObservationBatch | undefined;
   let done = 0;
   let stopped = false;
+  let rolledBack: PromptOptimizationResult['rolledBack'];
+  // Step s reports the loss of the prompt before its update: when that loss is good, the prompt
+  // it evaluated becomes the one to roll back to.
+  let lastGood = new Map(before);
+  let candidate = new Map(before);
+  let reference = 0;
   for (let s = 0; s < steps; s++) {
     if (options.signal?.aborted) {
       stopped = true;
       break;
     }
     batch = buffer.sample(B, rng, sampleOptions, batch);
-    const r = await policy.promptStepAsync(batch, { lr, seed: flowSeed, step: s, weightDecay: options.weightDecay ?? 0, maxGradNorm: options.maxGradNorm ?? 0 });
+    let r: { state: number; gradNorm: number };
+    try {
+      r = await policy.promptStepAsync(batch, { lr, seed: flowSeed, step: s, weightDecay: options.weightDecay ?? 0, maxGradNorm: options.maxGradNorm ?? 0 });
+    } catch (e) {
+      // The native step refuses a non-finite gradient and leaves the parameters unchanged; the
+      // prompt it evaluated is the bad one, so this is a non-finite loss like any other.
+      if (!(e instanceof RangeValueError && /non-finite/.test(e.message))) throw e;
+      r = { state: Number.NaN, gradNorm: Number.NaN };
+    }
     done = s + 1;
     curve.push({ step: done, loss: r.state });
+    if (s < 10) reference += r.state / Math.min(10, steps);
+    const exploded = explosionRatio > 0 && s >= 10 && r.state > explosionRatio * reference;
+    if (!Number.isFinite(r.state) || !Number.isFinite(r.gradNorm) || exploded) {
+      for (const [e, p] of lastGood) policy.setPrompt(e, p);
+      policy.resetOptimizer();
+      rolledBack = { step: done, loss: r.state, reason: exploded ? 'loss exploded' : 'non-finite loss' };
+      options.onProgress?.({ step: done, steps, loss: r.state, gradNorm: r.gradNorm, seconds: (performance.now() - start) / 1000 });
+      break;
+    }
+    lastGood = candidate;
+    candidate = new Map(embodiments.map((e) => [e, policy.getPrompt(e)]));
     options.onProgress?.({ step: done, steps, loss: r.state, gradNorm: r.gradNorm, seconds: (performance.now() - start) / 1000 });
   }
   const promptShift: Record<number, number> = {};
   for (const e of embodiments) promptShift[e] = l2Distance(before.get(e)!, policy.getPrompt(e));
-  return { steps: done, stopped, lossCurve: curve, seconds: (performance.now() - start) / 1000, embodiments, promptShift };
+  return { steps: done, stopped, lossCurve: curve, seconds: (performance.now() - start) / 1000, embodiments, promptShift, ...(rolledBack ? { rolledBack } : {}) };
 }
