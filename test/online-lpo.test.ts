@@ -102,3 +102,23 @@ describe('online prompt learner', () => {
     expect(r.promptShift[0]!).toBeGreaterThan(0);
   });
 });
+
+describe('critical-decision analysis', () => {
+  it('finds the first step the robot states part, and the gripper phase there', async () => {
+    const { firstDivergence, phaseAt } = await import('../lib/adapt/critical-decisions.js');
+    const a = [[0, 0, 0.1, 0.08], [0, 0, 0.09, 0.08], [0, 0, 0.08, 0.02], [0, 0, 0.1, 0.02], [0, 0, 0.12, 0.08]];
+    const same = a.map((s) => [...s]);
+    expect(firstDivergence(a, same, 0.005, 0.005)).toEqual({ step: null, maxDistance: 0 });
+    const b = a.map((s) => [...s]);
+    b[3] = [0, 0.01, 0.1, 0.02];
+    b[4] = [0, 0.02, 0.12, 0.08];
+    expect(firstDivergence(a, b, 0.005, 0.005).step).toBe(3);
+    expect(firstDivergence(a, b, 0.005, 0.005).maxDistance).toBeCloseTo(0.02, 12);
+    const g = a.map((s) => [...s]);
+    g[1]![3] = 0.07;
+    expect(firstDivergence(a, g, 0.005, 0.005).step).toBe(1); // gripper alone
+    expect(firstDivergence(a, a.slice(0, 3), 0.005, 0.005).step).toBe(3); // one run ended
+    const gripper = a.map((s) => s[3]!);
+    expect([0, 1, 2, 3, 4].map((t) => phaseAt(gripper, t, 0.05))).toEqual(['approach', 'approach', 'carrying', 'carrying', 'after-release']);
+  });
+});

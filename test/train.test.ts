@@ -243,4 +243,17 @@ describe('shipping and sweeping a checkpoint (vla-ttt export, vla-ttt sweep)', (
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/--ema.*must be a number in \[0, 0\.999999\]/);
   }, 120_000);
+
+  it('divergence runs the episodes with the trained and the adapted prompt and reports where they part', async () => {
+    const out = join(dir, 'divergence');
+    const r = await cli('divergence', '--policy', join(dir, 'a.safetensors'), '--prompt', join(dir, 'adapt', 'prompt.json'), '--shift', 'lighting', '--tasks', 'carrot-on-plate', '--episodes', '2', '--workers', '1', '--out', out);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/\d\/2 episodes parted/);
+    const d = JSON.parse(readFileSync(join(out, 'divergence.json'), 'utf8')) as { episodes: Array<{ steps: number; firstDivergence: number | null }>; summary: { episodes: number } };
+    expect(d.summary.episodes).toBe(2);
+    for (const e of d.episodes) expect(e.steps).toBeGreaterThan(0);
+    const bad = await cli('divergence', '--policy', join(dir, 'a.safetensors'), '--prompt', join(dir, 'a.safetensors'), '--shift', 'lighting', '--out', out);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/--prompt .*not a prompt.json/);
+  }, 120_000);
 });
