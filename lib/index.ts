@@ -66,8 +66,13 @@ export { TrajectoryBuffer, DEFAULT_BUFFER_TRAJECTORIES } from './adapt/trajector
 export type { BufferSampleOptions } from './adapt/trajectory-buffer.js';
 export { optimizePrompt, DEFAULT_PROMPT_LR } from './adapt/latent-prompt.js';
 export type { PromptOptimizationOptions, PromptOptimizationResult, PromptProgress } from './adapt/latent-prompt.js';
-export { runOfflineLpo } from './adapt/offline-lpo.js';
-export type { OfflineLpoOptions, OfflineLpoResult } from './adapt/offline-lpo.js';
+export { runOfflineLpo, summarizeEval, summarizeLpoResult } from './adapt/offline-lpo.js';
+export type { EvalSummary, LpoResultSummary, OfflineLpoOptions, OfflineLpoResult } from './adapt/offline-lpo.js';
+export { demoReportHtml, demoVerdict, pickShowcaseEpisode } from './report/demo-report.js';
+export type { DemoFilmstrip, DemoReportInput } from './report/demo-report.js';
+export { lpoLossSvg, successBarsSvg } from './report/lpo-charts.js';
+export { barChartSvg, lineChartSvg } from './report/svg-chart.js';
+export type { Bar, BarChartOptions, BarGroup, ChartOptions, Series } from './report/svg-chart.js';
 export { Adapter } from './adapt/adapter.js';
 export type { AdapterOptions, AdaptationReport } from './adapt/adapter.js';
 export { Normalization } from './train/normalization.js';

@@ -88,6 +88,27 @@ export interface OfflineLpoResult {
   bufferObject: TrajectoryBuffer;
 }
 
+/** Per-task successes, rate and Wilson interval of an evaluation, without its episodes. */
+export interface EvalSummary {
+  mean: number;
+  tasks: Record<string, Pick<EvalReport['tasks'][string], 'successes' | 'episodes' | 'rate' | 'ci95'>>;
+}
+
+/**
+ * What `vla-ttt adapt` (and `vla-ttt demo`) write as result.json: the run without its bulky parts
+ * (the buffer, the prompts, every episode), with before/after as per-task summaries.
+ */
+export type LpoResultSummary = Omit<OfflineLpoResult, 'bufferObject' | 'prompts' | 'before' | 'after'> & { before: EvalSummary; after: EvalSummary };
+
+export function summarizeEval(e: EvalReport): EvalSummary {
+  return { mean: e.mean, tasks: Object.fromEntries(Object.entries(e.tasks).map(([k, t]) => [k, { successes: t.successes, episodes: t.episodes, rate: t.rate, ci95: t.ci95 }])) };
+}
+
+export function summarizeLpoResult(r: OfflineLpoResult): LpoResultSummary {
+  const { bufferObject: _buffer, prompts: _prompts, before, after, ...rest } = r;
+  return { ...rest, before: summarizeEval(before), after: summarizeEval(after) };
+}
+
 /** Merges per-task reports of one evaluation protocol into one report. */
 function mergeReports(parts: EvalReport[]): EvalReport {
   const first = parts[0]!;

@@ -12,6 +12,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCollectDemos } from './commands/collect-demos.js';
 import { registerAdapt } from './commands/adapt.js';
 import { registerCompare } from './commands/compare.js';
+import { registerDemo } from './commands/demo.js';
 import { registerDivergence } from './commands/divergence.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
@@ -21,7 +22,7 @@ import { registerSweep } from './commands/sweep.js';
 import { registerTrain } from './commands/train.js';
 import type { CliContext } from './context.js';
 
-const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCompare, registerCollectDemos, registerRender, registerTrain, registerSweep, registerExport, registerAdapt, registerDivergence];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCompare, registerCollectDemos, registerRender, registerTrain, registerSweep, registerExport, registerAdapt, registerDivergence, registerDemo];
 
 /** The program with every command registered; output goes through `ctx.io`. */
 export function buildProgram(ctx: CliContext): Command {

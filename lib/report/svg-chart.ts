@@ -109,3 +109,92 @@ export function lineChartSvg(series: readonly Series[], opts: ChartOptions): str
   parts.push('</svg>');
   return parts.join('\n');
 }
+
+/** One bar: its height, an optional interval drawn as a whisker (e.g. a 95% CI), a label above it. */
+export interface Bar {
+  value: number;
+  interval?: readonly [number, number];
+  label?: string;
+}
+
+/** Bars side by side under one x label (e.g. a task: before and after). */
+export interface BarGroup {
+  label: string;
+  /** One bar per series, in the order of `series`. */
+  bars: readonly Bar[];
+}
+
+export interface BarChartOptions {
+  title: string;
+  yLabel: string;
+  /** Names of the bars of each group (the legend), in order. */
+  series: readonly string[];
+  /** y range (default: 0 to the largest value or interval end). */
+  yMin?: number;
+  yMax?: number;
+  width?: number;
+  height?: number;
+}
+
+/** A grouped bar chart with whiskers, in the style of lineChartSvg. */
+export function barChartSvg(groups: readonly BarGroup[], opts: BarChartOptions): string {
+  groups.forEach((g) => {
+    if (g.bars.length !== opts.series.length) throw new RangeError(`barChartSvg: group '${g.label}' has ${g.bars.length} bars for ${opts.series.length} series`);
+  });
+  const W = opts.width ?? 720;
+  const H = opts.height ?? 400;
+  const m = { left: 60, right: 20, top: 60, bottom: 50 };
+  const tops = groups.flatMap((g) => g.bars.flatMap((b) => [b.value, b.interval?.[1] ?? b.value])).filter(Number.isFinite);
+  const y0 = opts.yMin ?? 0;
+  let y1 = opts.yMax ?? Math.max(y0 + 1e-9, ...tops);
+  if (!(y1 > y0)) y1 = y0 + 1;
+  const plotW = W - m.left - m.right;
+  const plotH = H - m.top - m.bottom;
+  const py = (y: number) => H - m.bottom - ((Math.min(Math.max(y, y0), y1) - y0) / (y1 - y0)) * plotH;
+  const groupW = plotW / Math.max(1, groups.length);
+  // Bars fill 70% of their group; the rest separates groups.
+  const barW = (groupW * 0.7) / Math.max(1, opts.series.length);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`,
+  ];
+  for (const t of niceTicks(y0, y1, 5)) {
+    const y = py(t);
+    parts.push(`<line x1="${m.left}" y1="${y.toFixed(1)}" x2="${W - m.right}" y2="${y.toFixed(1)}" stroke="#eee"/>`, `<text x="${m.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${fmt(t)}</text>`);
+  }
+  parts.push(
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">${esc(opts.yLabel)}</text>`,
+    `<line x1="${m.left}" y1="${H - m.bottom}" x2="${W - m.right}" y2="${H - m.bottom}" stroke="#444"/>`,
+    `<line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${H - m.bottom}" stroke="#444"/>`,
+  );
+  groups.forEach((g, gi) => {
+    const gx = m.left + gi * groupW + groupW * 0.15;
+    g.bars.forEach((b, bi) => {
+      const c = COLORS[bi % COLORS.length]!;
+      const x = gx + bi * barW;
+      const top = py(Number.isFinite(b.value) ? b.value : y0);
+      parts.push(`<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${(barW * 0.92).toFixed(1)}" height="${(H - m.bottom - top).toFixed(1)}" fill="${c}" fill-opacity="0.8"><title>${esc(`${g.label}, ${opts.series[bi]}: ${b.label ?? fmt(b.value)}`)}</title></rect>`);
+      const cx = x + barW * 0.46;
+      let labelY = top - 4;
+      if (b.interval) {
+        const [lo, hi] = [py(b.interval[0]), py(b.interval[1])];
+        const cap = Math.min(6, barW * 0.25);
+        parts.push(
+          `<line x1="${cx.toFixed(1)}" y1="${lo.toFixed(1)}" x2="${cx.toFixed(1)}" y2="${hi.toFixed(1)}" stroke="#222" stroke-width="1.5"/>`,
+          `<line x1="${(cx - cap).toFixed(1)}" y1="${lo.toFixed(1)}" x2="${(cx + cap).toFixed(1)}" y2="${lo.toFixed(1)}" stroke="#222" stroke-width="1.5"/>`,
+          `<line x1="${(cx - cap).toFixed(1)}" y1="${hi.toFixed(1)}" x2="${(cx + cap).toFixed(1)}" y2="${hi.toFixed(1)}" stroke="#222" stroke-width="1.5"/>`,
+        );
+        labelY = Math.min(labelY, hi - 4);
+      }
+      if (b.label) parts.push(`<text x="${cx.toFixed(1)}" y="${labelY.toFixed(1)}" text-anchor="middle" font-size="11">${esc(b.label)}</text>`);
+    });
+    parts.push(`<text x="${(m.left + (gi + 0.5) * groupW).toFixed(1)}" y="${H - m.bottom + 18}" text-anchor="middle">${esc(g.label)}</text>`);
+  });
+  opts.series.forEach((name, i) => {
+    const x = m.left + 10 + i * 200;
+    parts.push(`<rect x="${x}" y="${m.top - 26}" width="12" height="12" fill="${COLORS[i % COLORS.length]!}" fill-opacity="0.8"/>`, `<text x="${x + 18}" y="${m.top - 16}">${esc(name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

@@ -37,7 +37,7 @@ export type { EpisodeOutcome, StageOutcome } from './metrics.js';
 export { SceneTemplate, extractScene } from './scene-extract.js';
 export { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE, ObservationRenderer, checkImageSize, nativeBatchRenderer } from './observation-images.js';
 export type { ImageSize } from './observation-images.js';
-export { episodePlan, expertRollout, startFrames } from './pictures.js';
+export { episodePlan, expertRollout, policyRollout, startFrames } from './pictures.js';
 export type { ExpertRollout, PictureOptions } from './pictures.js';
 export { ScriptedExpert } from './expert.js';
 export type { ExpertOptions } from './expert.js';

@@ -7,6 +7,8 @@
  *   tasks, columns = shifts): a contact sheet of the domains.
  * - `expertRollout`: every observation of one scripted-expert episode (step 0 to the cap):
  *   filmstrips and animations.
+ * - `policyRollout`: the same for a batched policy (e.g. a checkpoint's controller): one episode
+ *   as an evaluation runs it, every frame kept.
  *
  * The CLI (`vla-ttt render`) tiles and labels them (lib/render/image-grid.ts) and writes PNG or
  * GIF files.
@@ -24,7 +26,7 @@ import { TabletopEnv } from './env.js';
 import { ScriptedExpert } from './expert.js';
 import type { EpisodeOutcome } from './metrics.js';
 import { checkImageSize, DEFAULT_IMAGE_SIZE, type ImageSize, type RgbImage } from './observation-images.js';
-import { planEpisodes, type EpisodePlan } from './rollout.js';
+import { planEpisodes, type BatchPolicy, type EpisodePlan } from './rollout.js';
 import { parseShift } from './shifts.js';
 
 export interface PictureOptions {
@@ -100,6 +102,35 @@ export async function expertRollout(opts: PictureOptions & { task: string; shift
     for (;;) {
       const r = env.step(expert.act(env.privileged()));
       frames.push(r.observation.image!);
+      if (r.done) break;
+    }
+    return { plan, shift: shift.text, frames, outcome: env.outcome() };
+  } finally {
+    env.dispose();
+  }
+}
+
+/**
+ * One episode of a batched policy in this thread, every observation's image kept (the frames
+ * the policy saw, and the one after its last action). The policy is asked as a rollout asks it
+ * (a batch of one, with the episode's plan and step), and a checkpoint controller's noise depends
+ * only on (episode seed, step), so the outcome is the one an evaluation reports for this episode
+ * as long as the policy is the same.
+ */
+export async function policyRollout(opts: PictureOptions & { task: string; shift?: string; policy: BatchPolicy }): Promise<ExpertRollout> {
+  const o = resolve(opts);
+  const plan = episodePlan(opts.task, o.episode, o.seed);
+  const shift = parseShift(opts.shift ?? 'source');
+  const env = await TabletopEnv.create({ shift, shiftSeed: o.shiftSeed, images: o.imageSize });
+  try {
+    let observation = env.reset(plan);
+    const frames = [observation.image!];
+    for (let step = 0; ; step++) {
+      const [action] = await opts.policy([observation], { episodes: [{ ...plan, step }] });
+      if (!action) throw new ArgumentError('VLA_ARGUMENT', `the policy returned no action for ${plan.task}#${plan.episodeIndex} at step ${step}`);
+      const r = env.step(action);
+      frames.push(r.observation.image!);
+      observation = r.observation;
       if (r.done) break;
     }
     return { plan, shift: shift.text, frames, outcome: env.outcome() };

@@ -97,5 +97,6 @@ if (mode === 'lpo') {
 const out = opt('out');
 if (out) {
   writeFileSync(out, JSON.stringify({ args, start, dropped, curve }, null, 2));
-  policy.save(out.replace(/\.json$/, '.safetensors'), policy.metadata);
+  const { vocab, config, format, format_version, ...meta } = policy.metadata;
+  policy.save(out.replace(/\.json$/, '.safetensors'), meta);
 }

@@ -16,10 +16,10 @@ import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 
-import { runOfflineLpo } from '../../adapt/offline-lpo.js';
+import { runOfflineLpo, summarizeLpoResult, type OfflineLpoResult } from '../../adapt/offline-lpo.js';
 import { TrajectoryBuffer } from '../../adapt/trajectory-buffer.js';
 import { ArgumentError } from '../../errors.js';
-import { lineChartSvg } from '../../report/svg-chart.js';
+import { lpoLossSvg } from '../../report/lpo-charts.js';
 import { DatasetReader, writeFileAtomic } from '../../tabletop/dataset.js';
 import type { EvalReport } from '../../tabletop/eval.js';
 import { DEFAULT_EXECUTE_STEPS } from '../../tabletop/policy-controller.js';
@@ -102,6 +102,20 @@ async function prepareOut(dir: string): Promise<void> {
   });
   if (existing && existing.length > 0) throw new ArgumentError('VLA_ARGUMENT', `--out '${dir}' is not empty; choose a new folder`);
   await mkdir(dir, { recursive: true });
+}
+
+/**
+ * Writes an offline LPO run into `dir` (see the module comment): result.json, before.json,
+ * after.json, prompt.json, loss.svg, and with `saveBuffer` the buffer. `vla-ttt demo` writes
+ * through this too, so both commands' folders read the same.
+ */
+export async function writeLpoOutputs(dir: string, r: OfflineLpoResult, o: { policy: string; saveBuffer: boolean }): Promise<void> {
+  await writeFileAtomic(join(dir, 'result.json'), JSON.stringify(summarizeLpoResult(r), null, 1) + '\n');
+  await writeFileAtomic(join(dir, 'before.json'), JSON.stringify(r.before) + '\n');
+  await writeFileAtomic(join(dir, 'after.json'), JSON.stringify(r.after) + '\n');
+  await writeFileAtomic(join(dir, 'prompt.json'), JSON.stringify({ checkpoint: o.policy, shift: r.shift, mode: r.mode, shape: r.promptShape, prompts: r.prompts }) + '\n');
+  await writeFileAtomic(join(dir, 'loss.svg'), lpoLossSvg(r));
+  if (o.saveBuffer) await r.bufferObject.save(join(dir, 'buffer'), { shift: r.shift, shiftSeed: r.shiftSeed, seed: r.settings.bufferSeed });
 }
 
 export function registerAdapt(program: Command, ctx: CliContext): Command {
@@ -191,16 +205,8 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
           }
         },
       });
-      const { bufferObject, before, after, ...rest } = r;
-      const summary = (e: typeof before) => ({ mean: e.mean, tasks: Object.fromEntries(Object.entries(e.tasks).map(([k, t]) => [k, { successes: t.successes, episodes: t.episodes, rate: t.rate, ci95: t.ci95 }])) });
-      const { prompts, ...withoutPrompts } = rest;
-      await writeFileAtomic(join(o.out, 'result.json'), JSON.stringify({ ...withoutPrompts, before: summary(before), after: summary(after) }, null, 1) + '\n');
-      await writeFileAtomic(join(o.out, 'before.json'), JSON.stringify(before) + '\n');
-      await writeFileAtomic(join(o.out, 'after.json'), JSON.stringify(after) + '\n');
-      await writeFileAtomic(join(o.out, 'prompt.json'), JSON.stringify({ checkpoint: o.policy, shift: r.shift, mode: r.mode, shape: r.promptShape, prompts }) + '\n');
-      const series = r.optimizations.map((x) => ({ name: x.task ?? 'all tasks', points: x.lossCurve.map((p) => [p.step, p.loss] as const) }));
-      await writeFileAtomic(join(o.out, 'loss.svg'), lineChartSvg(series, { title: `Latent prompt optimization under '${r.shift}'`, xLabel: 'step', yLabel: 'state-grounding loss' }));
-      if (o.saveBuffer) await bufferObject.save(join(o.out, 'buffer'), { shift: r.shift, shiftSeed: r.shiftSeed, seed: r.settings.bufferSeed });
+      await writeLpoOutputs(o.out, r, { policy: o.policy, saveBuffer: o.saveBuffer === true });
+      const { before, after } = r;
       ctx.io.stdout(
         formatComparison({
           ...r.comparison,

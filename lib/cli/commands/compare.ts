@@ -25,6 +25,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import { ArgumentError } from '../../errors.js';
+import { formatP } from '../../report/demo-report.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { comparePaired, type EpisodeRecord, type FlipRow, type PairedComparison } from '../../tabletop/eval.js';
 import { parseOptions, type CliContext } from '../context.js';
@@ -100,10 +101,6 @@ async function readReport(flag: string, file: string): Promise<{ source: Compari
     source: { file, policy: r.policy ?? null, shift: r.shift ?? null, shiftSeed: r.shiftSeed ?? null, seed: r.seed ?? null, episodesPerTask: r.episodesPerTask ?? null },
     episodes,
   };
-}
-
-function formatP(p: number): string {
-  return p >= 0.001 ? p.toFixed(3) : p.toExponential(1);
 }
 
 /** The flip table as text, one line per task and one overall. */
