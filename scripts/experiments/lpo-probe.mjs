@@ -6,6 +6,7 @@
 //          [--buffer DIR | --train DEMOS] [--lr 1e-3] [--steps 500] [--batch 128] [--every 50] [--out F]
 import { writeFileSync } from 'node:fs';
 import { loadController, TrajectoryBuffer } from '../../dist/index.js';
+import { OnlinePromptLearner } from '../../dist/adapt/online-prompt-learner.js';
 import { DemoSet } from '../../dist/train/demo-set.js';
 import { Rng } from '../../dist/util/random.js';
 
@@ -74,6 +75,31 @@ if (mode === 'lpo') {
       console.log(`lpo step ${s + 1}: action ${m.action.toFixed(4)} state ${m.state.toFixed(4)}`);
     }
   }
+} else if (mode === 'online') {
+  // The buffer's transitions in time order, micro-batches of --batch, with the stabilizers given.
+  const buffer = await TrajectoryBuffer.load(opt('buffer'));
+  const stream = buffer.inOrder();
+  const n = stream.length / 2;
+  const num = (k) => (opt(k) !== undefined ? Number(opt(k)) : undefined);
+  const stab = Object.fromEntries(Object.entries({ anchor: num('anchor'), trustRadius: num('trust-radius'), emaDecay: num('ema'), maxLossRatio: num('max-loss-ratio'), collapseRatio: num('collapse-ratio') }).filter(([, v]) => v !== undefined));
+  const learner = new OnlinePromptLearner(policy, { lr, seed: 99, ...stab });
+  const acting = policy.clone();
+  for (let s = 0; s < steps; s++) {
+    const i = (s * B) % (n - B);
+    batch = buffer.pack(stream.subarray(2 * i, 2 * (i + B)), { policy, normalization, ordered: true }, batch);
+    await learner.step(batch);
+    if ((s + 1) % every === 0) {
+      // Measure the prompt the robot would act with.
+      const saved = policy.getPrompt(0);
+      policy.setPrompt(0, learner.actingPrompt(0));
+      const m = measure();
+      policy.setPrompt(0, saved);
+      const rep = learner.report();
+      curve.push({ step: s + 1, ...m, resets: rep.resets, skipped: rep.skipped, actingShift: rep.actingShift[0] });
+      console.log(`online step ${s + 1}: action ${m.action.toFixed(4)} state ${m.state.toFixed(4)} shift ${rep.actingShift[0].toFixed(2)} resets ${rep.resets} skipped ${rep.skipped}`);
+    }
+  }
+  acting.setPrompt(0, learner.actingPrompt(0));
 } else {
   const trainSet = await DemoSet.load([opt('train')]);
   for (let s = 0; s < steps; s++) {

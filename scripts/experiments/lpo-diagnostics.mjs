@@ -1,0 +1,29 @@
+// Gathers the LPO diagnostic runs (scripts/experiments/lpo-probe.mjs outputs and paired evals
+// under runs/probe) into bench/results/lpo/diagnostics.json. Every figure is read from a file
+// written by a run; missing runs are listed, not invented.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { comparePaired } from '../../dist/tabletop/eval.js';
+
+const dir = 'runs/probe';
+const read = (f) => (existsSync(`${dir}/${f}`) ? JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) : null);
+const out = { about: 'Diagnostics of latent prompt optimization on models/tabletop-small.safetensors. Losses: mean flow-matching losses on scripted-expert demonstrations collected in the target world (12 episodes per base task, seed 21), fixed batches and draws (8 x 128 samples). Paired evals: 50 episodes per base task, protocol seed 0, against the frozen policy on the same episodes (taken from models/tabletop-small.sweep.json).', probes: {}, pairedEvals: {}, missing: [] };
+for (const name of ['lighting-oracle-1e-2', 'lighting-oracle-120', 'lighting-selfimit-120', 'lighting-online-naive', 'lighting-online-stabilized']) {
+  const p = read(`${name}.json`);
+  if (!p) {
+    out.missing.push(`${name}.json`);
+    continue;
+  }
+  out.probes[name] = { args: p.args.join(' '), start: p.start, promptDropped: p.dropped, curve: p.curve };
+}
+for (const [name, shift, file] of [['oracle-120', 'lighting', 'eval-lighting-oracle-120.json'], ['selfimit-120', 'lighting', 'eval-lighting-selfimit-120.json'], ['wrist-offset block from source', 'wrist-offset', 'eval-wrist-init0.json'], ['wrist-offset block from source + lpo', 'wrist-offset', 'eval-wrist-init0-lpo.json']]) {
+  const post = read(file);
+  const base = read(`frozen-${shift}-50.json`);
+  if (!post || !base) {
+    out.missing.push(file);
+    continue;
+  }
+  const c = comparePaired(base, post);
+  out.pairedEvals[name] = { shift, before: base.episodes.filter((e) => e.success).length / base.episodes.length, after: post.mean, overall: c.overall, tasks: c.tasks };
+}
+writeFileSync('bench/results/lpo/diagnostics.json', JSON.stringify(out, null, 1) + '\n');
+console.log(JSON.stringify({ probes: Object.keys(out.probes), pairedEvals: Object.fromEntries(Object.entries(out.pairedEvals).map(([k, v]) => [k, `${(100 * v.before).toFixed(1)} -> ${(100 * v.after).toFixed(1)} (+${v.overall.failToSucc}/-${v.overall.succToFail}, p=${v.overall.pValue.toFixed(3)})`])), missing: out.missing }, null, 1));
