@@ -97,7 +97,7 @@ describe('vla-ttt demo', () => {
 
     // result.json as vla-ttt adapt writes it.
     const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as Record<string, unknown> & { comparison: { overall: { total: number } }; optimizations: Array<{ lossCurve: unknown[] }>; before: { tasks: Record<string, { episodes: number }> }; settings: { bufferSeed: number; seed: number } };
-    expect(Object.keys(result)).toEqual(['checkpoint', 'shift', 'shiftSeed', 'mode', 'settings', 'comparison', 'buffer', 'optimizations', 'online', 'promptShape', 'seconds', 'before', 'after']);
+    expect(Object.keys(result)).toEqual(['checkpoint', 'shift', 'shiftSeed', 'mode', 'settings', 'comparison', 'buffer', 'optimizations', 'online', 'initPromptFrom', 'promptShape', 'seconds', 'before', 'after']);
     expect(result.comparison.overall.total).toBe(2);
     expect(result.optimizations[0]!.lossCurve).toHaveLength(2);
     expect(result.before.tasks['carrot-on-plate']!.episodes).toBe(2);

@@ -57,6 +57,7 @@ function syntheticResult(): LpoResultSummary {
     shiftSeed: 0,
     mode: 'joint',
     online: null,
+    initPromptFrom: null,
     settings: { episodesPerTask: 10, seed: 0, bufferTrajectories: 12, bufferSeed: 1, steps: 40, batch: 16, lr: 1e-3, weightDecay: 0, optimizationSeed: 0, executeSteps: 2 },
     before: summary(before),
     after: summary(after),

@@ -122,3 +122,17 @@ describe('critical-decision analysis', () => {
     expect([0, 1, 2, 3, 4].map((t) => phaseAt(gripper, t, 0.05))).toEqual(['approach', 'approach', 'carrying', 'carrying', 'after-release']);
   });
 });
+
+describe('training metadata: untrained prompt blocks', () => {
+  it('names the block an untrained embodiment should start from', async () => {
+    const { promptSourceFor, trainedEmbodiments } = await import('../lib/model/training-metadata.js');
+    const meta = (training?: unknown) => ({ metadata: training === undefined ? {} : { training: JSON.stringify(training) } });
+    const m = meta({ embodiments: { 0: 400, 1: 200, 3: 200 } });
+    expect(trainedEmbodiments(m)).toEqual(new Map([[0, 400], [1, 200], [3, 200]]));
+    expect(promptSourceFor(m, 2)).toBe(0);
+    expect(promptSourceFor(m, 1)).toBeNull();
+    expect(promptSourceFor(meta({ variant: 'sglp' }), 2)).toBeNull(); // older checkpoints do not say
+    expect(promptSourceFor(meta(), 2)).toBeNull();
+    expect(promptSourceFor({ metadata: { training: '{not json' } }, 2)).toBeNull();
+  });
+});

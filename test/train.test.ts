@@ -244,6 +244,20 @@ describe('shipping and sweeping a checkpoint (vla-ttt export, vla-ttt sweep)', (
     expect(bad.out).toMatch(/--ema.*must be a number in \[0, 0\.999999\]/);
   }, 120_000);
 
+  it('adapt starts an embodiment without training data from a trained block (auto), or as told', async () => {
+    const base = ['adapt', '--method', 'lpo', '--policy', join(dir, 'a.safetensors'), '--shift', 'finger-length', '--tasks', 'carrot-on-plate', '--episodes', '1', '--buffer-trajectories', '1', '--steps', '1', '--batch', '4', '--workers', '1'];
+    const auto = await cli(...base, '--out', join(dir, 'adapt-init-auto'));
+    expect(auto.code, auto.out).toBe(0);
+    expect(auto.out).toMatch(/embodiment 1 had no training data .* starting it from embodiment 0's block/);
+    expect(JSON.parse(readFileSync(join(dir, 'adapt-init-auto', 'result.json'), 'utf8')).initPromptFrom).toBe(0);
+    const none = await cli(...base, '--out', join(dir, 'adapt-init-none'), '--init-prompt-from', 'none');
+    expect(none.code, none.out).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'adapt-init-none', 'result.json'), 'utf8')).initPromptFrom).toBeNull();
+    const bad = await cli(...base, '--out', join(dir, 'adapt-init-bad'), '--init-prompt-from', 'first');
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/--init-prompt-from.*must be 'auto', 'none' or an embodiment id/);
+  }, 120_000);
+
   it('divergence runs the episodes with the trained and the adapted prompt and reports where they part', async () => {
     const out = join(dir, 'divergence');
     const r = await cli('divergence', '--policy', join(dir, 'a.safetensors'), '--prompt', join(dir, 'adapt', 'prompt.json'), '--shift', 'lighting', '--tasks', 'carrot-on-plate', '--episodes', '2', '--workers', '1', '--out', out);

@@ -56,6 +56,13 @@ export interface OfflineLpoOptions {
   /** A buffer collected before in this target world (e.g. saved by an earlier run), used instead of collecting one. */
   buffer?: TrajectoryBuffer;
   /**
+   * Start the prompt blocks of the buffer's embodiments from this embodiment's trained block
+   * before optimizing (after the before-evaluation and the buffer, which use the policy as
+   * shipped). For an embodiment the policy was never trained on, whose block is still its random
+   * initialization (see trainedEmbodiments), starting from a trained block is the sensible default.
+   */
+  initPromptFrom?: number;
+  /**
    * Online protocol instead of offline: the buffer's transitions are consumed once, in the order
    * they happened, in micro-batches, with the chosen stabilizers (online-prompt-learner.ts);
    * steps, batch and lr above are then ignored in favour of these settings.
@@ -79,6 +86,8 @@ export interface OfflineLpoResult {
   optimizations: Array<{ task: string | null; online?: OnlineLearnerReport } & PromptOptimizationResult>;
   /** The online protocol's settings, null for the offline protocol. */
   online: OfflineLpoOptions['online'] | null;
+  /** The embodiment whose trained block the adapted blocks started from, null when each started from its own. */
+  initPromptFrom: number | null;
   /** [K, width] of each prompt block. */
   promptShape: [number, number];
   /** Adapted prompt blocks [K * width] by embodiment, under 'all' (joint) or each task (per-task). */
@@ -227,6 +236,16 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
   }
   const bufferSeconds = lap();
 
+  if (o.initPromptFrom !== undefined) {
+    const from = o.initPromptFrom;
+    if (!Number.isInteger(from) || from < 0 || from >= policy.config.num_embodiments) {
+      throw new ArgumentError('VLA_ARGUMENT', `initPromptFrom: embodiment ${from} is not in [0, ${policy.config.num_embodiments})`);
+    }
+    const source = policy.getPrompt(from);
+    const targets = [...new Set(buffer.trajectories().map((e) => e.embodimentId))].filter((e) => e !== from);
+    for (const e of targets) policy.setPrompt(e, source);
+    o.onStage?.('optimize', `prompt block(s) ${targets.join(', ') || '(none)'} start from embodiment ${from}'s trained block`);
+  }
   const trained = new Map<number, Float32Array | Float64Array>();
   for (let e = 0; e < policy.config.num_embodiments; e++) trained.set(e, policy.getPrompt(e));
   const restore = () => trained.forEach((p, e) => policy.setPrompt(e, p));
@@ -290,6 +309,7 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
     buffer: { trajectories: trajectories.length, transitions: buffer.transitions, successes: trajectories.filter((e) => e.success).length, seconds: bufferSeconds },
     optimizations,
     online: o.online ?? null,
+    initPromptFrom: o.initPromptFrom ?? null,
     promptShape: [policy.config.num_prompt_tokens, policy.config.backbone.width],
     prompts,
     seconds: { before: beforeSeconds, buffer: bufferSeconds, optimize: optimizeSeconds, after: afterSeconds, total: (performance.now() - t0) / 1000 },

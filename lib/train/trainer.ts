@@ -201,7 +201,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       training: JSON.stringify({
         variant, steps: o.steps, batch: o.batch, lr: o.lr, seed: o.seed, stateWeight: o.stateWeight ?? 1, dropP1: p1, dropP2: p2,
         dropSwitchStep: switchAt, augment: augment !== null, data: o.data, episodes: demos.episodes.length, samples: demos.samples,
-        tasks: Object.fromEntries(demos.tasks()), seconds: Number(elapsed.toFixed(1)), finalLoss: curve.at(-1)?.loss ?? null,
+        tasks: Object.fromEntries(demos.tasks()),
+        // Which prompt blocks saw data: an embodiment absent here has an untrained (random) block.
+        embodiments: demos.episodes.reduce<Record<number, number>>((m, e) => ((m[e.embodiment] = (m[e.embodiment] ?? 0) + 1), m), {}),
+        seconds: Number(elapsed.toFixed(1)), finalLoss: curve.at(-1)?.loss ?? null,
       }),
     });
     const svg = lineChartSvg(

@@ -23,7 +23,9 @@ import { lpoLossSvg } from '../../report/lpo-charts.js';
 import { DatasetReader, writeFileAtomic } from '../../tabletop/dataset.js';
 import type { EvalReport } from '../../tabletop/eval.js';
 import { DEFAULT_EXECUTE_STEPS } from '../../tabletop/policy-controller.js';
-import { parseShift } from '../../tabletop/shifts.js';
+import { embodimentIdOf, parseShift } from '../../tabletop/shifts.js';
+import { Policy } from '../../model/policy.js';
+import { promptSourceFor } from '../../model/training-metadata.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
@@ -63,6 +65,7 @@ const AdaptOptions = z.object({
   maxLossRatio: numberOption(0, 1e6),
   collapseRatio: numberOption(0, 1e6),
   collapseWindow: intOption(1),
+  initPromptFrom: z.string().regex(/^(auto|none|\d+)$/, "must be 'auto', 'none' or an embodiment id"),
 });
 
 /** The evaluation of `policy` under `shift` from a sweep file, checked against the adapt settings. */
@@ -144,6 +147,7 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
     .option('--before <sweep.json>', "reuse the frozen policy's evaluation under this shift from a vla-ttt sweep file (same policy and settings)")
     .option('--buffer <dir>', 'use a buffer saved by an earlier run (--save-buffer) in the same world instead of collecting one')
     .option('--save-buffer', 'also write the buffer as a dataset folder (OUT/buffer)')
+    .option('--init-prompt-from <id|auto|none>', "start the adapted block from this embodiment's trained block; auto: when the checkpoint records that the target embodiment had no training data, from the embodiment with the most", 'auto')
     .option('--online', 'online protocol: consume the buffer once, in time order, in micro-batches (--steps and --batch are then unused)')
     .option('--micro-batch <n>', 'online: transitions per update', '1')
     .option('--passes <n>', 'online: passes over the stream', '1')
@@ -158,6 +162,17 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
       const given = o.before ? readSweepBaseline(o.before, o.policy, o.shift, o.executeSteps) : undefined;
       const buffer = o.buffer ? await loadBuffer(o.buffer, o.shift) : undefined;
       await prepareOut(o.out);
+      let initPromptFrom: number | undefined;
+      if (o.initPromptFrom === 'auto') {
+        const target = embodimentIdOf(parseShift(o.shift));
+        const from = promptSourceFor(Policy.load(o.policy), target);
+        if (from !== null) {
+          initPromptFrom = from;
+          ctx.io.stderr(`adapt: embodiment ${target} had no training data (its prompt block is untrained); starting it from embodiment ${from}'s block\n`);
+        }
+      } else if (o.initPromptFrom !== 'none') {
+        initPromptFrom = Number(o.initPromptFrom);
+      }
       let lastLine = 0;
       const r = await runOfflineLpo({
         checkpoint: o.policy,
@@ -180,6 +195,7 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
         render: ctx.renderer ?? 'native',
         ...(given ? { before: given } : {}),
         ...(buffer ? { buffer } : {}),
+        ...(initPromptFrom !== undefined ? { initPromptFrom } : {}),
         ...(o.online
           ? {
               online: {
