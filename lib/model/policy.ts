@@ -225,6 +225,14 @@ export class Policy {
     return this.native.numParams();
   }
 
+  /**
+   * Bytes this policy holds natively (parameters, gradients, AdamW moments, cached workspaces), as
+   * reported to the JS engine after its last call; see reportedExternalMemory() for all policies.
+   */
+  get nativeBytes(): number {
+    return this.native.nativeBytes();
+  }
+
   layout(): NativeParamInfo[] {
     return this.native.layout();
   }

@@ -301,6 +301,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
                            InstanceMethod("dtype", &NativePolicy::DType_),
                            InstanceMethod("layout", &NativePolicy::Layout),
                            InstanceMethod("numParams", &NativePolicy::NumParams),
+                           InstanceMethod("nativeBytes", &NativePolicy::NativeBytes),
                            InstanceMethod("getParams", &NativePolicy::GetParams),
                            InstanceMethod("setParams", &NativePolicy::SetParams),
                            InstanceMethod("getGrads", &NativePolicy::GetGrads),
@@ -352,11 +353,14 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   }
 
  private:
-  // Reports the native bytes held (parameters, gradients, AdamW moments) to the JS engine, so
-  // its garbage collector weighs a NativePolicy by its real size.
+  // Reports the native bytes held (parameters, gradients, AdamW moments, cached workspaces) to
+  // the JS engine, so its garbage collector weighs a NativePolicy by its real size (the running
+  // total is reportedExternalMemory(); process.memoryUsage().external leaves it out on Node 20).
+  // Call on the main thread with no worker running on this policy (workspaces change in calls).
   void account(Napi::Env env) {
     env_ = env;
-    int64_t bytes = f32_ ? f32_->num_params() * 4 * 4 : f64_ ? f64_->num_params() * 8 * 4 : 0;
+    int64_t bytes = f32_ ? f32_->native_bytes() : f64_ ? f64_->native_bytes() : 0;
+    if (bytes == accounted_) return;
     Napi::MemoryManagement::AdjustExternalMemory(env, bytes - accounted_);
     accounted_ = bytes;
   }
@@ -386,7 +390,10 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
           std::lock_guard<std::mutex> l(mu_);
           work();
         },
-        std::move(finish), [this] { --pending_async_; });
+        std::move(finish), [this] {
+          // Settled on the main thread; with nothing else queued, no worker touches the workspaces.
+          if (--pending_async_ == 0) account(Napi::Env(env_));
+        });
     ++pending_async_;
     Napi::Promise p = worker->promise();
     worker->Queue();
@@ -412,6 +419,9 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     return Napi::String::New(info.Env(), cfg().to_json().dump());
   }
   Napi::Value DType_(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), is_f64() ? "float64" : "float32"); }
+  // The bytes this policy last reported to the engine (updated after every call; read without the
+  // lock, so it never waits for a worker).
+  Napi::Value NativeBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(accounted_)); }
   Napi::Value NumParams(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(dispatch([](auto& p) { return p.num_params(); })));
   }
@@ -548,6 +558,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       ActCall call = prepare_act(info, "act");
       auto lock = lock_now("act");
       call.run();
+      account(info.Env());
       return call.out;
     });
   }
@@ -591,6 +602,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       ActCall call = prepare_encode(info, "encode");
       auto lock = lock_now("encode");
       call.run();
+      account(info.Env());
       return call.out;
     });
   }
@@ -624,6 +636,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         const uint8_t* drop = read_array<uint8_t>(args, "predict", "dropPrompt", b.B, "batch", keep, true);
         Napi::TypedArray out = new_typed_array(env, DTypeOf<T>::value, n);
         p.predict(b, xt, t, drop, static_cast<T*>(typed_array_data(out)));
+        account(env);
         return out;
       });
     });
@@ -687,7 +700,9 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         ObsBatch<T> b = read_obs<T>(cfg(), obs, "lossAndGrads", keep);
         FlowTargets<T> f = read_targets<T>(cfg(), tg, b.B, "lossAndGrads", keep, lo.action_loss, lo.state_loss && cfg().use_state_expert);
         if (grads) p.zero_grads();
-        return loss_object(env, p.loss_and_grads(b, f, lo, grads));
+        Napi::Object result = loss_object(env, p.loss_and_grads(b, f, lo, grads));
+        account(env);
+        return result;
       });
     });
   }
@@ -713,6 +728,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         StepCall call = (this->*prepare)(info, what);
         auto lock = lock_now(what);
         StepResult r = call.run();
+        account(env);
         return step_object(env, r, dispatch([](auto& p) { return p.optimizer_step(); }));
       });
     }
@@ -827,7 +843,9 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         FlowTargets<T> f = read_targets<T>(cfg(), tg, b.B, "flowLoss", keep, true, false);
         LossOptions lo;
         lo.state_loss = false;
-        return to_js(env, p.loss_and_grads(b, f, lo, false).action_per_sample);
+        Napi::Float64Array losses = to_js(env, p.loss_and_grads(b, f, lo, false).action_per_sample);
+        account(env);
+        return losses;
       });
     });
   }
