@@ -10,7 +10,7 @@ export type { DType, FloatDType, FloatTensor, ArrayFor, RandomOptions } from './
 export { runOp, runOpAsync, listOps } from './ops/run.js';
 export type { OpName, OpInputs, OpAttrs, OpOutputs } from './ops/run.js';
 export { opTable } from './ops/op-table.js';
-export { buildInfo, cpuInfo, cudaStatus, gemmBackend, setGemmBackend, setNumThreads, setIsaCap } from './system.js';
+export { buildInfo, cpuInfo, cudaStatus, gemmBackend, reportedExternalMemory, setGemmBackend, setNumThreads, setIsaCap } from './system.js';
 export type { BuildInfo, CpuInfo, CudaStatus, Isa } from './system.js';
 export {
   VlaError,

@@ -40,6 +40,16 @@ export function cudaStatus(): CudaStatus {
   return call(() => addon().cudaStatus());
 }
 
+/**
+ * Bytes the native core has reported to the JS engine (AdjustExternalMemory): every live policy's
+ * parameters, gradients, AdamW moments and cached workspaces. The garbage collector weighs
+ * policies by it; process.memoryUsage().external does not include it on Node 20 (it counts
+ * ArrayBuffer backing stores only), so watch this for native memory in long runs.
+ */
+export function reportedExternalMemory(): number {
+  return call(() => addon().reportedExternalMemory());
+}
+
 /** Resizes the native thread pool (default: the CPUs this process may use, or VLA_TTT_NUM_THREADS). */
 export function setNumThreads(n: number): void {
   call(() => addon().setNumThreads(n));

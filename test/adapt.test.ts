@@ -184,7 +184,7 @@ describe('Adapter', () => {
   it('records episodes into its buffer, adapts a shadow copy while acting, and swaps the prompt at the next act', async () => {
     const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 21 });
     const adapter = new Adapter(policy, identity, { capacity: 4, steps: 30, batch: 8, lr: 1e-2, seed: 1 });
-    expect(() => adapter.adapt()).toThrow(/buffer is empty/);
+    await expect(adapter.adapt()).rejects.toThrow(/buffer is empty/);
     for (let i = 0; i < 3; i++) {
       const ep = trajectory(i, 4);
       for (let t = 0; t < 4; t++) adapter.record(`ep${i}`, observationOf(ep, t), new Float32Array(7));
@@ -196,7 +196,7 @@ describe('Adapter', () => {
     const obs = [observationOf(trajectory(0, 1), 0)];
     const running = adapter.adapt();
     expect(adapter.adapting).toBe(true);
-    expect(() => adapter.adapt()).toThrow(/already running/);
+    await expect(adapter.adapt()).rejects.toThrow(/already running/);
     // The loop keeps acting with the old prompt while the shadow adapts.
     let acts = 0;
     while (adapter.adapting) {
@@ -211,7 +211,7 @@ describe('Adapter', () => {
     await adapter.act(obs, { seed: 3 });
     expect(adapter.swapCount).toBe(1);
     expect(Array.from(policy.getPrompt(0))).not.toEqual(Array.from(before));
-    expect(() => adapter.record('x', { ...obs[0]!, image: null }, new Float32Array(7))).toThrow(/needs 16x16 RGB images/);
+    expect(() => adapter.record('x', { ...obs[0]!, image: null }, new Float32Array(7))).toThrow(/Adapter.record: episode 'x' observation has no image \(the policy needs 16x16 RGB frames\)/);
     expect(() => adapter.endEpisode('nope', { success: true })).toThrow(/no recorded steps for episode 'nope'/);
   }, 60_000);
 });

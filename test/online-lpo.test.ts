@@ -126,7 +126,7 @@ describe('critical-decision analysis', () => {
 describe('training metadata: untrained prompt blocks', () => {
   it('names the block an untrained embodiment should start from', async () => {
     const { promptSourceFor, trainedEmbodiments } = await import('../lib/model/training-metadata.js');
-    const meta = (training?: unknown) => ({ metadata: training === undefined ? {} : { training: JSON.stringify(training) } });
+    const meta = (training?: unknown): { metadata: Record<string, string> } => ({ metadata: training === undefined ? {} : { training: JSON.stringify(training) } });
     const m = meta({ embodiments: { 0: 400, 1: 200, 3: 200 } });
     expect(trainedEmbodiments(m)).toEqual(new Map([[0, 400], [1, 200], [3, 200]]));
     expect(promptSourceFor(m, 2)).toBe(0);

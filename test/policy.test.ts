@@ -229,7 +229,7 @@ describe('Policy', () => {
     expect(() => policy.act([{ ...obs[0]!, image: null }])).toThrow(ArgumentError);
     expect(() => policy.act([{ ...obs[0]!, state: [1, 2, 3] }])).toThrow(/state has 3 numbers, expected 4/);
     expect(() => policy.act([{ ...obs[0]!, state: [1, NaN, 3, 4] }])).toThrow(/state\[1\] is NaN/);
-    expect(() => policy.act([{ ...obs[0]!, embodimentId: 9 }])).toThrow(/embodiment\[0\] = 9 is not a known embodiment id/);
+    expect(() => policy.act([{ ...obs[0]!, embodimentId: 9 }])).toThrow(/observation 0 embodimentId 9 is not in \[0, 2\)/);
     const packed = policy.pack(obs);
     expect(() => policy.act({ ...packed, text: new Int32Array(3) })).toThrow(/'text' has 3 elements, expected batch \* max_text_len = 8/);
     expect(() => policy.act({ ...packed, state: new Float64Array(8) })).toThrow(/'state' must be a Float32Array/);

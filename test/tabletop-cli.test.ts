@@ -36,7 +36,7 @@ async function cliWith(renderer: BatchRenderer | undefined, ...argv: string[]): 
 describe('vla-ttt CLI', () => {
   const bad: Array<[string, string[], RegExp]> = [
     ['unknown shift preset', ['eval', '--policy', 'expert', '--shift', 'camera+fog'], /^vla-ttt eval: unknown shift preset 'fog'; valid presets: source, camera, lighting/],
-    ['bad strength', ['eval', '--policy', 'expert', '--shift', 'camera:x'], /^vla-ttt eval: shift term 'camera:x': strength must be a finite number >= 0/],
+    ['bad strength', ['eval', '--policy', 'expert', '--shift', 'camera:x'], /^vla-ttt eval: shift term 'camera:x': strength must be a finite number in \[0, 5\]/],
     ['unknown task', ['eval', '--policy', 'expert', '--tasks', 'carrot-on-plate,fly'], /^vla-ttt eval: unknown task 'fly'; valid tasks: carrot-on-plate, /],
     ['missing checkpoint', ['eval', '--policy', 'ckpt/policy.bin'], /^vla-ttt eval: --policy 'ckpt\/policy.bin': neither 'expert' nor an existing checkpoint file/],
     ['two policies', ['eval', '--policy', 'expert', '--checkpoint', 'a.safetensors'], /^vla-ttt eval: --policy and --checkpoint name different policies/],

@@ -24,7 +24,7 @@ describe('shift expressions', () => {
     expect(() => parseShift('camera+lightning')).toThrow(ArgumentError);
     expect(() => parseShift('camera+lightning')).toThrow(/unknown shift preset 'lightning'; valid presets: source, camera, lighting, table, distractors, gain, latency, friction/);
     expect(() => parseShift('camera:-1')).toThrow(RangeValueError);
-    expect(() => parseShift('camera:abc')).toThrow(/shift term 'camera:abc': strength must be a finite number >= 0, got 'abc'/);
+    expect(() => parseShift('camera:abc')).toThrow(/shift term 'camera:abc': strength must be a finite number in \[0, 5\], got 'abc'/);
     expect(() => parseShift('camera:1:2')).toThrow(/more than one ':'/);
     expect(() => parseShift('camera++gain')).toThrow(/empty term/);
     expect(() => parseShift('')).toThrow(/shift is empty; valid presets/);

@@ -20,8 +20,9 @@
  */
 import { ArgumentError } from '../errors.js';
 import { ActionChunks, type ActOptions, type Policy, type PolicyObservation } from '../model/policy.js';
+import { checkAction, checkObservation } from '../model/validate.js';
 import type { Normalization } from '../train/normalization.js';
-import { optimizePrompt, type PromptOptimizationResult, type PromptProgress } from './latent-prompt.js';
+import { checkPromptSettings, optimizePrompt, type PromptOptimizationResult, type PromptProgress } from './latent-prompt.js';
 import { DEFAULT_BUFFER_TRAJECTORIES, TrajectoryBuffer } from './trajectory-buffer.js';
 
 export interface AdapterOptions {
@@ -40,6 +41,8 @@ export interface AdaptationReport extends PromptOptimizationResult {
   trajectories: number;
   transitions: number;
 }
+
+const ADAPTER_OPTIONS: ReadonlyArray<keyof AdapterOptions> = ['capacity', 'steps', 'batch', 'lr', 'weightDecay', 'seed'];
 
 interface OpenEpisode {
   instruction: string;
@@ -67,8 +70,17 @@ export class Adapter {
     if (!policy.config.use_prompt || !policy.config.use_state_expert) {
       throw new ArgumentError('VLA_ARGUMENT', 'Adapter: the policy needs a latent prompt and a state-grounding expert (a baseline checkpoint cannot adapt its prompt)');
     }
+    // Every setting is checked now, not at the first adapt() minutes into a run; a misspelled
+    // option would otherwise be ignored silently.
+    for (const key of Object.keys(options)) {
+      if (!(ADAPTER_OPTIONS as readonly string[]).includes(key)) throw new ArgumentError('VLA_ARGUMENT', `Adapter: unknown option '${key}' (options: ${ADAPTER_OPTIONS.join(', ')})`);
+    }
+    const capacity = options.capacity ?? DEFAULT_BUFFER_TRAJECTORIES;
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new ArgumentError('VLA_ARGUMENT', `Adapter: capacity must be a positive integer, got ${String(capacity)}`);
+    checkPromptSettings(options, 'Adapter');
+    normalization.checkDimensions(policy.config.state_dim, policy.config.action_dim, 'Adapter');
     const side = policy.config.image_size;
-    this.buffer = new TrajectoryBuffer({ capacity: options.capacity ?? DEFAULT_BUFFER_TRAJECTORIES, imageSize: { width: side, height: side } });
+    this.buffer = new TrajectoryBuffer({ capacity, imageSize: { width: side, height: side } });
     this.shadow = policy.clone();
   }
 
@@ -89,6 +101,7 @@ export class Adapter {
    * checkpoint's normalization is applied on the way in and out.
    */
   async act(observations: readonly PolicyObservation[], options: ActOptions = {}): Promise<ActionChunks> {
+    observations.forEach((o, i) => checkObservation(o, this.policy.config, `Adapter.act: observation ${i}`));
     this.swapIfReady();
     const normalized = observations.map((o) => {
       const state = Float32Array.from(o.state);
@@ -113,11 +126,8 @@ export class Adapter {
   /** Records one control step: the observation the action was chosen from, and the action. */
   record(episode: string, observation: PolicyObservation, action: ArrayLike<number>): void {
     const c = this.policy.config;
-    if (!observation.image || observation.image.width !== c.image_size || observation.image.height !== c.image_size) {
-      throw new ArgumentError('VLA_ARGUMENT', `Adapter.record: episode '${episode}' needs ${c.image_size}x${c.image_size} RGB images, got ${observation.image ? `${observation.image.width}x${observation.image.height}` : 'none'}`);
-    }
-    if (observation.state.length !== c.state_dim) throw new ArgumentError('VLA_ARGUMENT', `Adapter.record: state has ${observation.state.length} numbers, expected ${c.state_dim}`);
-    if (action.length !== c.action_dim) throw new ArgumentError('VLA_ARGUMENT', `Adapter.record: action has ${action.length} numbers, expected ${c.action_dim}`);
+    checkObservation(observation, c, `Adapter.record: episode '${episode}' observation`);
+    checkAction(action, c.action_dim, 'Adapter.record: action');
     let ep = this.open.get(episode);
     if (!ep) {
       ep = { instruction: observation.instruction, embodimentId: observation.embodimentId, state: [], action: [], frames: [] };
@@ -125,7 +135,7 @@ export class Adapter {
     }
     for (let i = 0; i < observation.state.length; i++) ep.state.push(observation.state[i]!);
     for (let i = 0; i < action.length; i++) ep.action.push(action[i]!);
-    ep.frames.push(observation.image.data.slice());
+    ep.frames.push(observation.image!.data.slice());
   }
 
   /** Ends an episode: its trajectory (success or failure alike) enters the buffer. */
@@ -154,10 +164,11 @@ export class Adapter {
   /**
    * Optimizes the prompt on the buffer, on a shadow copy of the policy (native threads; the event
    * loop and the control loop keep running). When it resolves, the adapted prompt waits for the
-   * next act() to swap it in. One adaptation at a time; `signal` stops it between two steps (the
-   * prompt reached so far is still swapped in).
+   * next act() to swap it in. One adaptation at a time (a second call meanwhile rejects, as does
+   * one on an empty buffer); `signal` stops it between two steps (the prompt reached so far is
+   * still swapped in).
    */
-  adapt(options: { signal?: AbortSignal; onProgress?: (p: PromptProgress) => void } = {}): Promise<AdaptationReport> {
+  async adapt(options: { signal?: AbortSignal; onProgress?: (p: PromptProgress) => void } = {}): Promise<AdaptationReport> {
     if (this.running) throw new ArgumentError('VLA_ARGUMENT', 'Adapter.adapt: an adaptation is already running');
     if (this.buffer.size === 0) throw new ArgumentError('VLA_ARGUMENT', 'Adapter.adapt: the buffer is empty; record and end some episodes first');
     // The shadow starts from the acting policy's current prompt (including earlier adaptations).

@@ -71,6 +71,36 @@ export interface PromptOptimizationResult {
 
 export const DEFAULT_PROMPT_LR = 1e-3;
 
+/** The numeric settings of a prompt optimization, defaults filled in. */
+export interface PromptSettings {
+  steps: number;
+  batch: number;
+  lr: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+}
+
+/**
+ * Validates prompt-optimization settings and fills in the defaults; `where` names the caller
+ * (optimizePrompt, Adapter) so a bad setting is reported where it was given.
+ */
+export function checkPromptSettings(o: Partial<PromptSettings>, where: string): PromptSettings {
+  const steps = o.steps ?? 500;
+  const batch = o.batch ?? 128;
+  const lr = o.lr ?? DEFAULT_PROMPT_LR;
+  const weightDecay = o.weightDecay ?? 0;
+  const maxGradNorm = o.maxGradNorm ?? 0;
+  const seed = checkSeed(o.seed ?? 0, `${where}: seed`);
+  if (!Number.isSafeInteger(steps) || steps < 0) throw new ArgumentError('VLA_ARGUMENT', `${where}: steps must be a non-negative integer, got ${String(steps)}`);
+  if (!Number.isSafeInteger(batch) || batch < 1) throw new ArgumentError('VLA_ARGUMENT', `${where}: batch must be a positive integer, got ${String(batch)}`);
+  if (!(lr > 0 && lr < 1)) throw new ArgumentError('VLA_ARGUMENT', `${where}: lr must be in (0, 1), got ${String(lr)}`);
+  for (const [name, v] of [['weightDecay', weightDecay], ['maxGradNorm', maxGradNorm]] as const) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ArgumentError('VLA_ARGUMENT', `${where}: ${name} must be a finite number >= 0, got ${String(v)}`);
+  }
+  return { steps, batch, lr, weightDecay, maxGradNorm, seed };
+}
+
 function l2Distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
@@ -84,13 +114,7 @@ export async function optimizePrompt(
   buffer: TrajectoryBuffer,
   options: PromptOptimizationOptions = {},
 ): Promise<PromptOptimizationResult> {
-  const steps = options.steps ?? 500;
-  const B = options.batch ?? 128;
-  const lr = options.lr ?? DEFAULT_PROMPT_LR;
-  const seed = checkSeed(options.seed ?? 0);
-  if (!Number.isSafeInteger(steps) || steps < 0) throw new ArgumentError('VLA_ARGUMENT', `optimizePrompt: steps must be a non-negative integer, got ${String(steps)}`);
-  if (!Number.isSafeInteger(B) || B < 1) throw new ArgumentError('VLA_ARGUMENT', `optimizePrompt: batch must be a positive integer, got ${String(B)}`);
-  if (!(lr > 0 && lr < 1)) throw new ArgumentError('VLA_ARGUMENT', `optimizePrompt: lr must be in (0, 1), got ${String(lr)}`);
+  const { steps, batch: B, lr, weightDecay, maxGradNorm, seed } = checkPromptSettings(options, 'optimizePrompt');
   if (!policy.config.use_prompt) throw new ArgumentError('VLA_ARGUMENT', 'optimizePrompt: this policy has no latent prompt (a baseline checkpoint)');
   if (!policy.config.use_state_expert) throw new ArgumentError('VLA_ARGUMENT', 'optimizePrompt: this policy has no state-grounding expert, so there is no test-time loss');
 
@@ -121,7 +145,7 @@ export async function optimizePrompt(
     batch = buffer.sample(B, rng, sampleOptions, batch);
     let r: { state: number; gradNorm: number };
     try {
-      r = await policy.promptStepAsync(batch, { lr, seed: flowSeed, step: s, weightDecay: options.weightDecay ?? 0, maxGradNorm: options.maxGradNorm ?? 0 });
+      r = await policy.promptStepAsync(batch, { lr, seed: flowSeed, step: s, weightDecay, maxGradNorm });
     } catch (e) {
       // The native step refuses a non-finite gradient and leaves the parameters unchanged; the
       // prompt it evaluated is the bad one, so this is a non-finite loss like any other.

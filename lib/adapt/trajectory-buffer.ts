@@ -17,8 +17,10 @@
  * await buffer.save('buffers/camera', { shift: 'camera', shiftSeed: 0, seed: 1 });
  * ```
  */
-import { ArgumentError, RangeValueError } from '../errors.js';
+import { ArgumentError, RangeValueError, ShapeError } from '../errors.js';
 import type { ObservationBatch, Policy } from '../model/policy.js';
+import { checkFinite } from '../model/validate.js';
+import { ACTION_DIM } from '../tabletop/actions.js';
 import { DatasetReader, DatasetWriter, STATE_DIM, type DemoEpisode } from '../tabletop/dataset.js';
 import type { ImageSize } from '../tabletop/observation-images.js';
 import type { Normalization } from '../train/normalization.js';
@@ -77,15 +79,20 @@ export class TrajectoryBuffer {
 
   /** Adds a trajectory (with its frames); evicts the oldest when full. */
   add(ep: DemoEpisode): void {
+    const id = `TrajectoryBuffer.add: ${ep.task}#${ep.episodeIndex}`;
     const steps = ep.state.length / STATE_DIM;
     const frame = this.imageSize.width * this.imageSize.height * 3;
-    if (!Number.isInteger(steps) || steps < 1) throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.add: ${ep.task}#${ep.episodeIndex} has ${ep.state.length} state values, not a positive multiple of ${STATE_DIM}`);
+    if (!Number.isInteger(steps) || steps < 1) throw new ShapeError('VLA_SHAPE', `${id} has ${ep.state.length} state values, not a positive multiple of ${STATE_DIM}`);
     if (!ep.image || ep.image.length !== steps * frame) {
-      throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.add: ${ep.task}#${ep.episodeIndex} needs ${steps} frames of ${this.imageSize.width}x${this.imageSize.height} RGB (${steps * frame} bytes), got ${ep.image ? ep.image.length : 'none'}`);
+      // No frames at all is a missing argument; frames of another size, a shape mismatch.
+      const ErrorClass = ep.image ? ShapeError : ArgumentError;
+      throw new ErrorClass(ep.image ? 'VLA_SHAPE' : 'VLA_ARGUMENT', `${id} needs ${steps} frames of ${this.imageSize.width}x${this.imageSize.height} RGB (${steps * frame} bytes), got ${ep.image ? ep.image.length : 'none'}`);
     }
-    for (let i = 0; i < ep.state.length; i++) {
-      if (!Number.isFinite(ep.state[i]!)) throw new RangeValueError('VLA_VALUE', `TrajectoryBuffer.add: ${ep.task}#${ep.episodeIndex} state[${i}] is ${ep.state[i]}`);
-    }
+    if (ep.action.length !== steps * ACTION_DIM) throw new ShapeError('VLA_SHAPE', `${id} has ${ep.action.length} action values, expected ${steps} steps * ${ACTION_DIM} = ${steps * ACTION_DIM}`);
+    checkFinite(ep.state, `${id} state`);
+    checkFinite(ep.action, `${id} action`);
+    // Ids become Int32 in sampled batches: a fraction or a negative would be silently wrong there.
+    if (!Number.isSafeInteger(ep.embodimentId) || ep.embodimentId < 0) throw new RangeValueError('VLA_VALUE', `${id} embodimentId must be a non-negative integer, got ${String(ep.embodimentId)}`);
     if (this.ring.length < this.capacity) this.ring.push(ep);
     else this.ring[this.next] = ep;
     this.next = (this.next + 1) % this.capacity;
@@ -115,6 +122,11 @@ export class TrajectoryBuffer {
    */
   sample(B: number, rng: Rng, options: BufferSampleOptions, reuse?: ObservationBatch): ObservationBatch {
     if (!Number.isSafeInteger(B) || B < 1) throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.sample: batch must be a positive integer, got ${String(B)}`);
+    if (typeof (rng as Partial<Rng> | null)?.int !== 'function') throw new ArgumentError('VLA_ARGUMENT', 'TrajectoryBuffer.sample: rng must be an Rng (the seeded generator of util/random)');
+    const c = options.policy.config;
+    if (c.image_size !== this.imageSize.width || c.image_size !== this.imageSize.height) {
+      throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.sample: the buffer holds ${this.imageSize.width}x${this.imageSize.height} frames but the policy takes ${c.image_size}x${c.image_size}`);
+    }
     const entries = this.entries(options.tasks);
     if (entries.length === 0) {
       throw new RangeValueError('VLA_VALUE', `TrajectoryBuffer.sample: no transitions${options.tasks ? ` of task(s) ${options.tasks.join(', ')}` : ''} in the buffer`);

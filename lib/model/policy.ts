@@ -14,7 +14,7 @@
  * policy.save('adapted.safetensors');
  * ```
  */
-import { ArgumentError, RangeValueError, fromNativeError } from '../errors.js';
+import { ArgumentError, RangeValueError, ShapeError, fromNativeError } from '../errors.js';
 import type {
   NativeFlowTargets,
   NativeObservations,
@@ -26,6 +26,7 @@ import type {
 import { addon } from '../native/loader.js';
 import { presetConfig, type ModelConfig, type PresetName } from './config.js';
 import { Tokenizer } from './tokenizer.js';
+import { checkFinite, checkObservation } from './validate.js';
 
 /** What the policy sees at one step (the tabletop environment's Observation fits). */
 export interface PolicyObservation {
@@ -168,6 +169,12 @@ export class Policy {
 
   /** A policy with seeded random weights. */
   static create(opts: CreateOptions): Policy {
+    if (typeof opts !== 'object' || opts === null) {
+      throw new ArgumentError('VLA_ARGUMENT', 'Policy.create: options must be an object { tokenizer, preset?, config?, seed?, dtype? }');
+    }
+    if (!(opts.tokenizer instanceof Tokenizer)) {
+      throw new ArgumentError('VLA_ARGUMENT', `Policy.create: 'tokenizer' must be a Tokenizer (the instruction vocabulary), got ${opts.tokenizer === undefined ? 'undefined' : typeof opts.tokenizer}`);
+    }
     const config = presetConfig(opts.preset ?? 'small', opts.tokenizer.size, { ...opts.config, vocab_size: opts.tokenizer.size });
     const Native = addon().NativePolicy;
     const native = call(() => new Native({ config: JSON.stringify(config), seed: opts.seed ?? 0, dtype: opts.dtype ?? 'float32' }));
@@ -218,6 +225,14 @@ export class Policy {
     return this.native.numParams();
   }
 
+  /**
+   * Bytes this policy holds natively (parameters, gradients, AdamW moments, cached workspaces), as
+   * reported to the JS engine after its last call; see reportedExternalMemory() for all policies.
+   */
+  get nativeBytes(): number {
+    return this.native.nativeBytes();
+  }
+
   layout(): NativeParamInfo[] {
     return this.native.layout();
   }
@@ -238,24 +253,25 @@ export class Policy {
 
   /** The latent prompt block of `embodiment` [K * width] (a copy). */
   getPrompt(embodiment: number): Float32Array | Float64Array {
-    const { offset, size } = this.promptBlock(embodiment);
+    const { offset, size } = this.promptBlock(embodiment, 'getPrompt');
     return this.getParams().slice(offset, offset + size);
   }
 
   /** Replaces the prompt block of `embodiment` (atomically with respect to act calls). */
   setPrompt(embodiment: number, values: ArrayLike<number>): void {
-    const { offset, size } = this.promptBlock(embodiment);
-    if (values.length !== size) throw new ArgumentError('VLA_ARGUMENT', `setPrompt: ${values.length} values, expected K * width = ${size}`);
+    const { offset, size } = this.promptBlock(embodiment, 'setPrompt');
+    if (values.length !== size) throw new ShapeError('VLA_SHAPE', `setPrompt: ${values.length} values, expected K * width = ${size}`);
+    checkFinite(values, 'setPrompt: values');
     const params = this.getParams();
     params.set(values, offset);
     this.setParams(params);
   }
 
-  private promptBlock(embodiment: number): { offset: number; size: number } {
+  private promptBlock(embodiment: number, where: string): { offset: number; size: number } {
     const info = this.layout().find((p) => p.name === 'prompt');
-    if (!info) throw new ArgumentError('VLA_ARGUMENT', 'this policy has no latent prompt (a baseline config)');
+    if (!info) throw new ArgumentError('VLA_ARGUMENT', `${where}: this policy has no latent prompt (a baseline config)`);
     if (!Number.isInteger(embodiment) || embodiment < 0 || embodiment >= this.config.num_embodiments) {
-      throw new RangeValueError('VLA_VALUE', `embodiment ${embodiment} is not in [0, ${this.config.num_embodiments})`);
+      throw new RangeValueError('VLA_VALUE', `${where}: embodiment ${embodiment} is not in [0, ${this.config.num_embodiments})`);
     }
     const size = this.config.num_prompt_tokens * this.config.backbone.width;
     return { offset: info.offset + embodiment * size, size };
@@ -266,9 +282,12 @@ export class Policy {
    * same buffers (a control loop then allocates nothing per step).
    */
   pack(observations: readonly PolicyObservation[], reuse?: ObservationBatch): ObservationBatch {
+    if (!Array.isArray(observations)) throw new ArgumentError('VLA_ARGUMENT', 'pack: observations must be an array');
     const B = observations.length;
     if (B === 0) throw new ArgumentError('VLA_ARGUMENT', 'pack: no observations');
     const c = this.config;
+    // All of them first, so a bad one leaves a `reuse` batch as it was.
+    observations.forEach((o, b) => checkObservation(o, c, `pack: observation ${b}`));
     const S = c.image_size;
     const L = c.max_text_len;
     const fits = reuse && reuse.batch === B;
@@ -279,20 +298,9 @@ export class Policy {
     const images = out.images;
     if (!images) throw new ArgumentError('VLA_ARGUMENT', 'pack: `reuse` has no image buffer');
     observations.forEach((o, b) => {
-      if (!o.image) throw new ArgumentError('VLA_ARGUMENT', `pack: observation ${b} has no image (the policy needs ${S}x${S} RGB frames)`);
-      if (o.image.width !== S || o.image.height !== S || o.image.data.length !== S * S * 3) {
-        throw new ArgumentError('VLA_ARGUMENT', `pack: observation ${b} has a ${o.image.width}x${o.image.height} image (${o.image.data.length} bytes); the policy takes ${S}x${S} RGB (${S * S * 3} bytes)`);
-      }
-      images.set(o.image.data, b * S * S * 3);
+      images.set(o.image!.data, b * S * S * 3);
       this.tokenizer.encode(o.instruction, L, out.text.subarray(b * L, (b + 1) * L));
-      if (o.state.length !== c.state_dim) {
-        throw new ArgumentError('VLA_ARGUMENT', `pack: observation ${b} state has ${o.state.length} numbers, expected ${c.state_dim}`);
-      }
-      for (let i = 0; i < c.state_dim; i++) {
-        const v = o.state[i]!;
-        if (!Number.isFinite(v)) throw new RangeValueError('VLA_VALUE', `pack: observation ${b} state[${i}] is ${v}`);
-        out.state[b * c.state_dim + i] = v;
-      }
+      for (let i = 0; i < c.state_dim; i++) out.state[b * c.state_dim + i] = o.state[i]!;
       out.embodiment[b] = o.embodimentId;
     });
     return out;
@@ -354,10 +362,12 @@ export class Policy {
 
   /** One supervised step: L = L_action + lambda L_state, routed gradients, AdamW. */
   trainStep(batch: TrainingBatch, options: TrainStepOptions = {}): StepReport {
+    checkTrainingBatch(batch, 'trainStep');
     return call(() => this.native.trainStep(batch.observations, batch.actions, options));
   }
 
   async trainStepAsync(batch: TrainingBatch, options: TrainStepOptions = {}): Promise<StepReport> {
+    checkTrainingBatch(batch, 'trainStepAsync');
     return callAsync(() => this.native.trainStepAsync(batch.observations, batch.actions, options));
   }
 
@@ -404,6 +414,11 @@ export class Policy {
   setOptimizerState(state: OptimizerState): void {
     call(() => this.native.setOptimizerState(state));
   }
+}
+
+/** The native layer checks the arrays; this catches a batch that is not an object at all. */
+function checkTrainingBatch(batch: unknown, where: string): asserts batch is TrainingBatch {
+  if (typeof batch !== 'object' || batch === null) throw new ArgumentError('VLA_ARGUMENT', `${where}: batch must be { observations, actions }, got ${batch === null ? 'null' : typeof batch}`);
 }
 
 function tokenizerFromMetadata(metadata: Record<string, string>, source: string): Tokenizer {

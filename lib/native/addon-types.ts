@@ -177,6 +177,8 @@ export interface NativePolicyInstance {
   dtype(): 'float32' | 'float64';
   layout(): NativeParamInfo[];
   numParams(): number;
+  /** Bytes this policy holds natively, as last reported to the engine with AdjustExternalMemory. */
+  nativeBytes(): number;
   getParams(): Float32Array | Float64Array;
   setParams(params: Float32Array | Float64Array): void;
   getGrads(): Float32Array | Float64Array;
@@ -253,6 +255,8 @@ export interface NativeAddon {
   /** What float GEMM runs on now: 'openblas', 'own-avx2', 'own-avx512' or 'own-generic'. */
   gemmBackend(): string;
   setGemmBackend(name: 'auto' | 'own' | 'openblas'): void;
+  /** Bytes native code has reported to this environment's engine with AdjustExternalMemory. */
+  reportedExternalMemory(): number;
   fillRandom(array: Float32Array | Float64Array, distribution: 'normal' | 'uniform', seed: number | bigint, stream: number | bigint, offset: number | bigint): void;
   /** Draws the batch into uint8 RGB images [B, H, W, 3], row 0 at the top. */
   renderBatch(batch: NativeSceneBatch, options: NativeRenderOptions): Uint8Array;

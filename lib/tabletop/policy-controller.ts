@@ -14,9 +14,10 @@
  */
 import { ArgumentError } from '../errors.js';
 import { Policy } from '../model/policy.js';
+import { checkObservation } from '../model/validate.js';
 import { Tensor } from '../tensor.js';
 import { Normalization } from '../train/normalization.js';
-import { deriveSeed } from '../util/random.js';
+import { checkSeed, deriveSeed } from '../util/random.js';
 import type { Observation } from './env.js';
 import type { BatchPolicy, PolicyContext } from './rollout.js';
 
@@ -41,8 +42,11 @@ export class PolicyController {
   ) {
     this.executeSteps = options.executeSteps ?? Math.min(DEFAULT_EXECUTE_STEPS, policy.config.horizon);
     if (!Number.isInteger(this.executeSteps) || this.executeSteps < 1 || this.executeSteps > policy.config.horizon) {
-      throw new ArgumentError('VLA_ARGUMENT', `executeSteps must be an integer in [1, ${policy.config.horizon}] (the chunk length), got ${this.executeSteps}`);
+      throw new ArgumentError('VLA_ARGUMENT', `PolicyController: executeSteps must be an integer in [1, ${policy.config.horizon}] (the chunk length), got ${this.executeSteps}`);
     }
+    // Checked here rather than at the first chunk, deep inside a rollout.
+    checkSeed(options.seed ?? 0, 'PolicyController: seed');
+    normalization.checkDimensions(policy.config.state_dim, policy.config.action_dim, 'PolicyController');
   }
 
   /** The BatchPolicy for runRollouts / evaluate. */
@@ -52,6 +56,10 @@ export class PolicyController {
     const c = this.policy.config;
     const H = c.horizon;
     const A = c.action_dim;
+    if (observations.length !== context.episodes.length) {
+      throw new ArgumentError('VLA_ARGUMENT', `PolicyController: ${observations.length} observations for ${context.episodes.length} episodes (one each, in order)`);
+    }
+    observations.forEach((o, i) => checkObservation(o, c, `PolicyController: observation ${i}`));
     const keys = context.episodes.map((e) => `${e.task}/${e.episodeIndex}/${e.seed}`);
     const need: number[] = [];
     keys.forEach((k, i) => {

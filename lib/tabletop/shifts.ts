@@ -1,6 +1,6 @@
 /**
  * Domain shifts: named presets, each with a strength (0 = no change, 1 = the nominal shift,
- * larger = stronger), composed with '+': `camera`, `camera:0.5+friction`, `lighting+latency:2`.
+ * larger = stronger, at most MAX_SHIFT_STRENGTH = 5), composed with '+': `camera`, `camera:0.5+friction`, `lighting+latency:2`.
  * Each shift resolves, under a shift seed, into the domain an environment runs in: the camera,
  * the lighting, the table's look, the number of distractor objects, the dynamics and the
  * embodiment. The shift seed fixes one realization of the domain (the direction the camera
@@ -56,6 +56,12 @@ export interface Shift {
 
 const PRESET_LIST = SHIFT_PRESETS.join(', ');
 
+/**
+ * The strongest shift accepted: already far beyond the nominal one (1). Without a bound, a typo
+ * like distractors:1e9 would try to place a billion objects and never return.
+ */
+export const MAX_SHIFT_STRENGTH = 5;
+
 /** Parses a shift expression; errors name the bad token and list the valid presets. */
 export function parseShift(text: string): Shift {
   if (typeof text !== 'string' || text.trim() === '') {
@@ -75,8 +81,8 @@ export function parseShift(text: string): Shift {
     if (parts.length === 2) {
       const s = parts[1]!.trim();
       strength = /^[+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : NaN;
-      if (!Number.isFinite(strength) || strength < 0) {
-        throw new RangeValueError('VLA_VALUE', `shift term '${token}': strength must be a finite number >= 0, got '${s}'`);
+      if (!Number.isFinite(strength) || strength < 0 || strength > MAX_SHIFT_STRENGTH) {
+        throw new RangeValueError('VLA_VALUE', `shift term '${token}': strength must be a finite number in [0, ${MAX_SHIFT_STRENGTH}], got '${s}'`);
       }
     }
     const preset = name as ShiftPreset;

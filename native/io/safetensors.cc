@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -176,8 +177,11 @@ SafetensorsHeader parse_safetensors(const uint8_t* bytes, int64_t size, const st
     }
     const auto& off = offsets->as_array(what + " data_offsets");
     if (off.size() != 2) fail(ErrorCode::kValue, what, " data_offsets must be [begin, end]");
-    e.begin = off[0].as_int(what + " data_offsets[0]", 0, h.data_size);
-    e.end = off[1].as_int(what + " data_offsets[1]", 0, h.data_size);
+    e.begin = off[0].as_int(what + " data_offsets[0]", 0, int64_t(1) << 62);
+    e.end = off[1].as_int(what + " data_offsets[1]", 0, int64_t(1) << 62);
+    if (e.end > h.data_size)
+      fail(ErrorCode::kValue, what, " data_offsets[1] = ", e.end, " runs past the ", h.data_size,
+           " data bytes in the file: truncated?");
     if (e.end < e.begin) fail(ErrorCode::kValue, what, " data_offsets end ", e.end, " < begin ", e.begin);
     int64_t nbytes = 0;
     if (__builtin_mul_overflow(numel, st_dtype_size(e.dtype), &nbytes) || nbytes != e.end - e.begin)
@@ -211,6 +215,9 @@ SafetensorsFile SafetensorsFile::from_bytes(std::vector<uint8_t> bytes, const st
 }
 
 SafetensorsFile SafetensorsFile::read(const std::string& path, const SafetensorsLimits& limits) {
+  // A folder opens as a stream of "infinite" size on Linux; name the mistake instead.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(ErrorCode::kArgument, path, ": is a directory, not a checkpoint file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) fail(ErrorCode::kArgument, path, ": cannot open (", std::strerror(errno), ")");
   std::streamoff size = in.tellg();

@@ -231,6 +231,13 @@ void Policy<T>::set_optimizer_state(const T* m, const T* v, int64_t step) {
 }
 
 template <typename T>
+int64_t Policy<T>::native_bytes() const {
+  int64_t bytes = static_cast<int64_t>((params_.size() + grads_.size() + adam_m_.size() + adam_v_.size()) * sizeof(T));
+  for (const auto& [key, ws] : workspaces_) bytes += ws->arena.capacity() + ws->scratch.capacity();
+  return bytes;
+}
+
+template <typename T>
 void Policy<T>::validate(const ObsBatch<T>& o) const {
   if (o.B < 1) fail(ErrorCode::kArgument, "policy: the batch is empty (B = ", o.B, ")");
   if ((!o.images && !o.encodings) || !o.text || !o.state || !o.embodiment)

@@ -134,6 +134,10 @@ class Policy {
   const T* adam_v() const { return adam_v_.data(); }
   void set_optimizer_state(const T* m, const T* v, int64_t step);
 
+  // Bytes this policy holds natively: parameters, gradients, AdamW moments and the cached
+  // workspaces (activation arenas, at most a few batch sizes). Reported to the JS engine.
+  int64_t native_bytes() const;
+
  private:
   struct Workspace;
   Workspace& workspace(const std::string& key, int64_t B, const std::vector<Seg>& layout,

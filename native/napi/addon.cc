@@ -150,6 +150,14 @@ Napi::Value fill_random_js(const Napi::CallbackInfo& info) {
   });
 }
 
+// reportedExternalMemory() -> the bytes native code has reported to this JS environment's engine
+// with AdjustExternalMemory (policies report their parameters, optimizer state and workspaces).
+// V8 returns the running total for a change of 0. process.memoryUsage().external does not include
+// it on Node 20 (it counts ArrayBuffer backing stores), hence this getter.
+Napi::Value reported_external_memory_js(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0)));
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -164,6 +172,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("gemmBackend", Napi::Function::New(env, gemm_backend_js, "gemmBackend"));
   exports.Set("setGemmBackend", Napi::Function::New(env, set_gemm_backend_js, "setGemmBackend"));
   exports.Set("fillRandom", Napi::Function::New(env, fill_random_js, "fillRandom"));
+  exports.Set("reportedExternalMemory", Napi::Function::New(env, reported_external_memory_js, "reportedExternalMemory"));
   exports.Set("renderBatch", Napi::Function::New(env, render_batch_js, "renderBatch"));
   exports.Set("renderBatchAsync", Napi::Function::New(env, render_batch_async_js, "renderBatchAsync"));
   init_policy_binding(env, exports);

@@ -65,13 +65,40 @@ const E* read_array(const Napi::Object& obj, const std::string& what, const char
   return static_cast<const E*>(typed_array_data(a));
 }
 
-double read_number(const Napi::Object& o, const std::string& what, const char* field, double fallback, double lo, double hi) {
+// `lo_open`: lo itself is excluded (a learning rate of 0 would be a step that silently does nothing).
+double read_number(const Napi::Object& o, const std::string& what, const char* field, double fallback, double lo, double hi,
+                   bool lo_open = false) {
   Napi::Value v = o.Get(field);
   if (v.IsUndefined()) return fallback;
   if (!v.IsNumber()) fail(ErrorCode::kArgument, what, ": '", field, "' must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi)) fail(ErrorCode::kValue, what, ": '", field, "' = ", d, " is not in [", lo, ", ", hi, "]");
+  if (!(lo_open ? d > lo : d >= lo) || !(d <= hi))
+    fail(ErrorCode::kValue, what, ": '", field, "' = ", d, " is not in ", lo_open ? "(" : "[", lo, ", ", hi, "]");
   return d;
+}
+
+const char* non_finite_name(double v) { return std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity"; }
+
+// Every element of a float input finite (and, for times, in [lo, hi]): NaN or Inf from the caller
+// would otherwise flow through the model into garbage actions or a late "non-finite gradient".
+template <typename E>
+void check_values(const E* data, int64_t n, const std::string& what, const char* field, double lo = -HUGE_VAL,
+                  double hi = HUGE_VAL) {
+  if (!data) return;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = static_cast<double>(data[i]);
+    if (!std::isfinite(v)) fail(ErrorCode::kValue, what, ": '", field, "'[", i, "] is ", non_finite_name(v));
+    if (v < lo || v > hi) fail(ErrorCode::kValue, what, ": '", field, "'[", i, "] = ", v, " is not in [", lo, ", ", hi, "]");
+  }
+}
+
+// read_array for float inputs whose values must be finite (and within [lo, hi]).
+template <typename E>
+const E* read_values(const Napi::Object& obj, const std::string& what, const char* field, int64_t len, const std::string& rule,
+                     Keep& keep, bool optional = false, double lo = -HUGE_VAL, double hi = HUGE_VAL) {
+  const E* data = read_array<E>(obj, what, field, len, rule, keep, optional);
+  check_values(data, len, what, field, lo, hi);
+  return data;
 }
 
 bool read_bool(const Napi::Object& o, const std::string& what, const char* field, bool fallback) {
@@ -134,23 +161,42 @@ struct ObsArgs {
 template <typename T>
 ObsBatch<T> read_obs(const ModelConfig& c, const Napi::Object& o, const std::string& what, Keep& keep) {
   ObsBatch<T> b;
-  b.B = static_cast<int64_t>(read_number(o, what, "batch", -1, 1, 1 << 20));
-  if (b.B < 1) fail(ErrorCode::kArgument, what, ": 'batch' (the number of observations) is required");
+  const double batch = read_number(o, what, "batch", -1, 1, 1 << 20);
+  if (batch < 1) fail(ErrorCode::kArgument, what, ": 'batch' (the number of observations) is required");
+  if (batch != std::floor(batch)) fail(ErrorCode::kValue, what, ": 'batch' must be an integer, got ", batch);
+  b.B = static_cast<int64_t>(batch);
   const int64_t S = c.image_size;
   const int64_t E = c.depth * 2 * c.obs_len() * c.kv_dim();
   // Observation encodings (optional) stand in for the images.
-  b.encodings = read_array<T>(o, what, "encodings", b.B * E, "batch * encodingSize() = batch * " + std::to_string(E), keep, true);
+  b.encodings = read_values<T>(o, what, "encodings", b.B * E, "batch * encodingSize() = batch * " + std::to_string(E), keep, true);
   b.images = read_array<uint8_t>(o, what, "images", b.B * S * S * 3, "batch * " + std::to_string(S) + " * " + std::to_string(S) + " * 3",
                                  keep, b.encodings != nullptr);
   b.text = read_array<int32_t>(o, what, "text", b.B * c.max_text_len, "batch * max_text_len", keep);
   b.state = read_array<T>(o, what, "state", b.B * c.state_dim, "batch * state_dim", keep);
   b.embodiment = read_array<int32_t>(o, what, "embodiment", b.B, "batch", keep);
+  // The core validates these too (Policy::validate); checking here, on the main thread, names the
+  // call in the message and makes an async call reject before it is queued.
+  const int64_t L = c.max_text_len;
+  for (int64_t i = 0; i < b.B; ++i) {
+    const int32_t e = b.embodiment[i];
+    if (e < 0 || e >= c.num_embodiments)
+      fail(ErrorCode::kValue, what, ": embodiment[", i, "] = ", e, " is not a known embodiment id (0..", c.num_embodiments - 1, ")");
+    for (int64_t j = 0; j < L; ++j) {
+      const int32_t id = b.text[i * L + j];
+      if (id < 0 || id >= c.vocab_size)
+        fail(ErrorCode::kValue, what, ": text[", i, ", ", j, "] = ", id, " is outside the vocabulary [0, ", c.vocab_size, ")");
+    }
+    for (int64_t k = 0; k < c.state_dim; ++k) {
+      const double v = static_cast<double>(b.state[i * c.state_dim + k]);
+      if (!std::isfinite(v)) fail(ErrorCode::kValue, what, ": state[", i, ", ", k, "] is ", non_finite_name(v));
+    }
+  }
   return b;
 }
 
 AdamWHyper read_adam(const Napi::Object& o, const std::string& what, double default_lr, double default_wd) {
   AdamWHyper h;
-  h.lr = read_number(o, what, "lr", default_lr, 0, 10);
+  h.lr = read_number(o, what, "lr", default_lr, 0, 10, true);
   h.beta1 = read_number(o, what, "beta1", 0.9, 0, 0.999999);
   h.beta2 = read_number(o, what, "beta2", 0.999, 0, 0.99999999);
   h.eps = read_number(o, what, "eps", 1e-8, 1e-30, 1);
@@ -255,6 +301,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
                            InstanceMethod("dtype", &NativePolicy::DType_),
                            InstanceMethod("layout", &NativePolicy::Layout),
                            InstanceMethod("numParams", &NativePolicy::NumParams),
+                           InstanceMethod("nativeBytes", &NativePolicy::NativeBytes),
                            InstanceMethod("getParams", &NativePolicy::GetParams),
                            InstanceMethod("setParams", &NativePolicy::SetParams),
                            InstanceMethod("getGrads", &NativePolicy::GetGrads),
@@ -306,11 +353,14 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   }
 
  private:
-  // Reports the native bytes held (parameters, gradients, AdamW moments) to the JS engine, so
-  // its garbage collector weighs a NativePolicy by its real size.
+  // Reports the native bytes held (parameters, gradients, AdamW moments, cached workspaces) to
+  // the JS engine, so its garbage collector weighs a NativePolicy by its real size (the running
+  // total is reportedExternalMemory(); process.memoryUsage().external leaves it out on Node 20).
+  // Call on the main thread with no worker running on this policy (workspaces change in calls).
   void account(Napi::Env env) {
     env_ = env;
-    int64_t bytes = f32_ ? f32_->num_params() * 4 * 4 : f64_ ? f64_->num_params() * 8 * 4 : 0;
+    int64_t bytes = f32_ ? f32_->native_bytes() : f64_ ? f64_->native_bytes() : 0;
+    if (bytes == accounted_) return;
     Napi::MemoryManagement::AdjustExternalMemory(env, bytes - accounted_);
     accounted_ = bytes;
   }
@@ -340,7 +390,10 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
           std::lock_guard<std::mutex> l(mu_);
           work();
         },
-        std::move(finish), [this] { --pending_async_; });
+        std::move(finish), [this] {
+          // Settled on the main thread; with nothing else queued, no worker touches the workspaces.
+          if (--pending_async_ == 0) account(Napi::Env(env_));
+        });
     ++pending_async_;
     Napi::Promise p = worker->promise();
     worker->Queue();
@@ -366,6 +419,9 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     return Napi::String::New(info.Env(), cfg().to_json().dump());
   }
   Napi::Value DType_(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), is_f64() ? "float64" : "float32"); }
+  // The bytes this policy last reported to the engine (updated after every call; read without the
+  // lock, so it never waits for a worker).
+  Napi::Value NativeBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(accounted_)); }
   Napi::Value NumParams(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(dispatch([](auto& p) { return p.num_params(); })));
   }
@@ -479,7 +535,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       using T = std::remove_reference_t<decltype(*p.params())>;
       ObsBatch<T> b = read_obs<T>(c, obs, what, call.keep);
       const int64_t n = b.B * c.horizon * c.action_dim;
-      const T* noise = read_array<T>(opts, what, "noise", n, "batch * horizon * action_dim", call.keep, true);
+      const T* noise = read_values<T>(opts, what, "noise", n, "batch * horizon * action_dim", call.keep, true);
       const uint8_t* drop = read_array<uint8_t>(opts, what, "dropPrompt", b.B, "batch", call.keep, true);
       // encodingsOut: filled with the observation encodings the prefix pass computes anyway.
       Napi::Value eo = opts.Get("encodingsOut");
@@ -502,6 +558,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       ActCall call = prepare_act(info, "act");
       auto lock = lock_now("act");
       call.run();
+      account(info.Env());
       return call.out;
     });
   }
@@ -545,6 +602,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       ActCall call = prepare_encode(info, "encode");
       auto lock = lock_now("encode");
       call.run();
+      account(info.Env());
       return call.out;
     });
   }
@@ -573,11 +631,12 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         using T = std::remove_reference_t<decltype(*p.params())>;
         ObsBatch<T> b = read_obs<T>(c, obs, "predict", keep);
         const int64_t n = b.B * c.horizon * c.action_dim;
-        const T* xt = read_array<T>(args, "predict", "xt", n, "batch * horizon * action_dim", keep);
-        const T* t = read_array<T>(args, "predict", "t", b.B, "batch", keep);
+        const T* xt = read_values<T>(args, "predict", "xt", n, "batch * horizon * action_dim", keep);
+        const T* t = read_values<T>(args, "predict", "t", b.B, "batch", keep, false, 0, 1);
         const uint8_t* drop = read_array<uint8_t>(args, "predict", "dropPrompt", b.B, "batch", keep, true);
         Napi::TypedArray out = new_typed_array(env, DTypeOf<T>::value, n);
         p.predict(b, xt, t, drop, static_cast<T*>(typed_array_data(out)));
+        account(env);
         return out;
       });
     });
@@ -595,14 +654,14 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     FlowTargets<T> f;
     const int64_t n = B * c.horizon * c.action_dim;
     if (action) {
-      f.actions = read_array<T>(t, what, "actions", n, "batch * horizon * action_dim", keep);
-      f.action_noise = read_array<T>(t, what, "actionNoise", n, "batch * horizon * action_dim", keep);
-      f.action_time = read_array<T>(t, what, "actionTime", B, "batch", keep);
-      f.action_weights = read_array<T>(t, what, "actionWeights", B, "batch", keep, true);
+      f.actions = read_values<T>(t, what, "actions", n, "batch * horizon * action_dim", keep);
+      f.action_noise = read_values<T>(t, what, "actionNoise", n, "batch * horizon * action_dim", keep);
+      f.action_time = read_values<T>(t, what, "actionTime", B, "batch", keep, false, 0, 1);
+      f.action_weights = read_values<T>(t, what, "actionWeights", B, "batch", keep, true);
     }
     if (state) {
-      f.state_noise = read_array<T>(t, what, "stateNoise", B * c.state_dim, "batch * state_dim", keep);
-      f.state_time = read_array<T>(t, what, "stateTime", B, "batch", keep);
+      f.state_noise = read_values<T>(t, what, "stateNoise", B * c.state_dim, "batch * state_dim", keep);
+      f.state_time = read_values<T>(t, what, "stateTime", B, "batch", keep, false, 0, 1);
     }
     f.drop_prompt = read_array<uint8_t>(t, what, "dropPrompt", B, "batch", keep, true);
     return f;
@@ -641,7 +700,9 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         ObsBatch<T> b = read_obs<T>(cfg(), obs, "lossAndGrads", keep);
         FlowTargets<T> f = read_targets<T>(cfg(), tg, b.B, "lossAndGrads", keep, lo.action_loss, lo.state_loss && cfg().use_state_expert);
         if (grads) p.zero_grads();
-        return loss_object(env, p.loss_and_grads(b, f, lo, grads));
+        Napi::Object result = loss_object(env, p.loss_and_grads(b, f, lo, grads));
+        account(env);
+        return result;
       });
     });
   }
@@ -667,6 +728,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         StepCall call = (this->*prepare)(info, what);
         auto lock = lock_now(what);
         StepResult r = call.run();
+        account(env);
         return step_object(env, r, dispatch([](auto& p) { return p.optimizer_step(); }));
       });
     }
@@ -706,7 +768,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     dispatch([&](auto& p) {
       using T = std::remove_reference_t<decltype(*p.params())>;
       ObsBatch<T> b = read_obs<T>(c, obs, what, call.keep);
-      const T* actions = read_array<T>(holder, what, "actions", b.B * c.horizon * c.action_dim, "batch * horizon * action_dim", call.keep);
+      const T* actions = read_values<T>(holder, what, "actions", b.B * c.horizon * c.action_dim, "batch * horizon * action_dim", call.keep);
       auto* policy = &p;
       call.run = [policy, b, actions, lo, so, seed, step, drop_p, &c]() {
         auto d = draw_flow<T>(seed, step, b.B, c.horizon * c.action_dim, c.state_dim, drop_p);
@@ -781,7 +843,9 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         FlowTargets<T> f = read_targets<T>(cfg(), tg, b.B, "flowLoss", keep, true, false);
         LossOptions lo;
         lo.state_loss = false;
-        return to_js(env, p.loss_and_grads(b, f, lo, false).action_per_sample);
+        Napi::Float64Array losses = to_js(env, p.loss_and_grads(b, f, lo, false).action_per_sample);
+        account(env);
+        return losses;
       });
     });
   }
