@@ -64,9 +64,12 @@ double JsonValue::as_number(const std::string& what) const {
 }
 int64_t JsonValue::as_int(const std::string& what, int64_t lo, int64_t hi) const {
   double d = as_number(what);
-  if (!(d == std::floor(d)) || d < static_cast<double>(lo) || d > static_cast<double>(hi))
-    fail(ErrorCode::kValue, what, " must be an integer in [", lo, ", ", hi, "], got ", d);
-  return static_cast<int64_t>(d);
+  // Range-check in double before converting: casting 2^63 or more to int64_t is undefined, and
+  // comparing against static_cast<double>(hi) alone lets 2^63 through when hi is INT64_MAX.
+  const bool fits = d == std::floor(d) && d >= -0x1p63 && d < 0x1p63;
+  const int64_t i = fits ? static_cast<int64_t>(d) : 0;
+  if (!fits || i < lo || i > hi) fail(ErrorCode::kValue, what, " must be an integer in [", lo, ", ", hi, "], got ", d);
+  return i;
 }
 const std::string& JsonValue::as_string(const std::string& what) const {
   if (type_ != Type::kString) fail(ErrorCode::kValue, what, " must be a string, got ", type_name(type_));
@@ -157,6 +160,16 @@ class Parser {
     fail(ErrorCode::kValue, what_, ": invalid JSON at byte ", pos_, ": ", msg);
   }
 
+  // A byte for an error message: quoted when printable ASCII, hex otherwise (the message itself
+  // must stay valid UTF-8 whatever the input holds).
+  static std::string shown(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7F) return std::string("'") + c + "'";
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "0x%02x", u);
+    return buf;
+  }
+
   void skip_space() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
   }
@@ -194,7 +207,7 @@ class Parser {
       return JsonValue::null();
     }
     if (c == '-' || (c >= '0' && c <= '9')) return JsonValue::number(parse_number());
-    error(std::string("unexpected character '") + c + "'");
+    error("unexpected character " + shown(c));
   }
 
   JsonValue parse_object(int depth) {
@@ -268,6 +281,36 @@ class Parser {
     }
   }
 
+  // JSON text is UTF-8 (RFC 8259): one well-formed sequence starting at pos_ (no overlong forms,
+  // no surrogates, nothing past U+10FFFF) is copied, anything else is an error. Names and
+  // metadata reach JavaScript strings, which would silently replace bad bytes.
+  void append_utf8_sequence(std::string& out) {
+    const auto lead = static_cast<unsigned char>(s_[pos_]);
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      len = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      len = 3;
+      if (lead == 0xE0) lo = 0xA0;  // overlong below U+0800
+      if (lead == 0xED) hi = 0x9F;  // U+D800..U+DFFF are surrogates, not characters
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      len = 4;
+      if (lead == 0xF0) lo = 0x90;  // overlong below U+10000
+      if (lead == 0xF4) hi = 0x8F;  // past U+10FFFF
+    } else {
+      error("invalid UTF-8 in string (byte " + shown(s_[pos_]) + " cannot start a character)");
+    }
+    if (pos_ + len > s_.size()) error("invalid UTF-8 in string (truncated character)");
+    for (size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s_[pos_ + k]);
+      const bool ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
+      if (!ok) error("invalid UTF-8 in string (byte " + shown(s_[pos_ + k]) + " after lead byte " + shown(s_[pos_]) + ")");
+    }
+    out.append(s_.data() + pos_, len);
+    pos_ += len;
+  }
+
   std::string parse_string() {
     ++pos_;  // opening quote
     std::string out;
@@ -276,6 +319,11 @@ class Parser {
       char c = s_[pos_++];
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) error("control character in string");
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        --pos_;
+        append_utf8_sequence(out);
+        continue;
+      }
       if (c != '\\') {
         out += c;
         continue;
@@ -304,7 +352,7 @@ class Parser {
           append_utf8(out, cp);
           break;
         }
-        default: error(std::string("bad escape '\\") + e + "'");
+        default: error("bad escape: backslash then " + shown(e));
       }
     }
   }

@@ -1,6 +1,7 @@
 // A small JSON parser and writer for file headers (safetensors metadata, dataset manifests).
 // Hardened for untrusted input: depth limit, size limit, exact error positions, no recursion
-// beyond the depth limit, numbers range-checked by the accessors that read them.
+// beyond the depth limit, strings must be well-formed UTF-8, duplicate keys are rejected, numbers
+// range-checked by the accessors that read them.
 #pragma once
 
 #include <cstdint>

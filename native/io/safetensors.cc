@@ -145,7 +145,7 @@ SafetensorsHeader parse_safetensors(const uint8_t* bytes, int64_t size, const st
   std::string_view text(reinterpret_cast<const char*>(bytes + 8), static_cast<size_t>(n));
   // Writers pad the header with spaces to 8 bytes; the JSON parser skips trailing spaces.
   JsonValue root = parse_json(text, source + " header");
-  std::set<std::string> names;
+  // Duplicate tensor names cannot occur: the JSON parser rejects duplicate keys.
   for (const auto& [name, value] : root.as_object(source + " header")) {
     if (name == "__metadata__") {
       for (const auto& [k, v] : value.as_object(source + ": __metadata__"))
@@ -154,7 +154,6 @@ SafetensorsHeader parse_safetensors(const uint8_t* bytes, int64_t size, const st
     }
     const std::string what = source + ": tensor '" + name + "'";
     if (name.empty()) fail(ErrorCode::kValue, source, ": a tensor has an empty name");
-    names.insert(name);
     SafetensorsEntry e;
     e.name = name;
     value.as_object(what);
@@ -184,7 +183,9 @@ SafetensorsHeader parse_safetensors(const uint8_t* bytes, int64_t size, const st
            " data bytes in the file: truncated?");
     if (e.end < e.begin) fail(ErrorCode::kValue, what, " data_offsets end ", e.end, " < begin ", e.begin);
     int64_t nbytes = 0;
-    if (__builtin_mul_overflow(numel, st_dtype_size(e.dtype), &nbytes) || nbytes != e.end - e.begin)
+    if (__builtin_mul_overflow(numel, st_dtype_size(e.dtype), &nbytes))
+      fail(ErrorCode::kValue, what, ": shape ", e.shape.str(), " of ", dt, " has a byte size that overflows 64 bits");
+    if (nbytes != e.end - e.begin)
       fail(ErrorCode::kValue, what, ": shape ", e.shape.str(), " of ", dt, " needs ", nbytes, " bytes but data_offsets span ",
            e.end - e.begin);
     h.tensors.push_back(std::move(e));
@@ -241,10 +242,17 @@ void SafetensorsFile::read_as_f32(const std::string& name, const Shape& shape, f
   const SafetensorsEntry& e = require(name);
   if (e.shape != shape)
     fail(ErrorCode::kValue, source_, ": tensor '", name, "' has shape ", e.shape.str(), ", expected ", shape.str());
+  read_as_f32(e, out);
+}
+
+void SafetensorsFile::read_as_f32(const SafetensorsEntry& e, float* out) const {
+  const std::string& name = e.name;
   const uint8_t* p = data(e);
-  int64_t n = shape.numel();
+  int64_t n = e.shape.numel();
   switch (e.dtype) {
-    case StDType::kF32: std::memcpy(out, p, static_cast<size_t>(n) * 4); break;
+    case StDType::kF32:
+      if (n > 0) std::memcpy(out, p, static_cast<size_t>(n) * 4);  // an empty tensor may come with out == nullptr
+      break;
     case StDType::kF64:
       for (int64_t i = 0; i < n; ++i) {
         double d;

@@ -74,6 +74,8 @@ class SafetensorsFile {
   // The tensor named `name`, which must exist with exactly `shape`, widened to float32.
   // Fails naming the file, the tensor, its shape and dtype, and what was expected.
   void read_as_f32(const std::string& name, const Shape& shape, float* out) const;
+  // An entry of header() (no lookup), widened to float32: out holds e.shape.numel() floats.
+  void read_as_f32(const SafetensorsEntry& e, float* out) const;
   const SafetensorsEntry& require(const std::string& name) const;
 
  private:

@@ -2,7 +2,9 @@
 
 #include <cmath>
 
-#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "io/json.h"
@@ -27,15 +29,32 @@ LoadedPolicy from_file(const SafetensorsFile& f) {
   if (!config) fail(ErrorCode::kValue, f.source(), ": metadata 'config' is missing");
   ModelConfig cfg = ModelConfig::from_json(parse_json(*config, f.source() + " config"), f.source() + " config");
   ParamLayout layout(cfg);
-  std::vector<float> weights(static_cast<size_t>(layout.total()), 0.0f);
-  std::set<std::string> expected;
+  // Match every parameter to its tensor (name, shape, float type) before allocating anything: a
+  // valid config alone may describe terabytes of weights, and only a file that really holds them
+  // may make us allocate them. A hash index keeps this linear in the number of tensors.
+  std::unordered_map<std::string_view, const SafetensorsEntry*> by_name;
+  by_name.reserve(h.tensors.size());
+  for (const auto& t : h.tensors) by_name.emplace(t.name, &t);
+  std::vector<const SafetensorsEntry*> entries;
+  entries.reserve(layout.params().size());
+  std::unordered_set<std::string_view> expected;
   for (const auto& p : layout.params()) {
+    auto it = by_name.find(p.name);
+    if (it == by_name.end())
+      fail(ErrorCode::kValue, f.source(), ": tensor '", p.name, "' is missing (the ", cfg.preset, " config in the metadata needs it)");
+    const SafetensorsEntry& e = *it->second;
+    if (e.shape != p.shape)
+      fail(ErrorCode::kValue, f.source(), ": tensor '", p.name, "' has shape ", e.shape.str(), ", expected ", p.shape.str());
+    if (e.dtype != StDType::kF32 && e.dtype != StDType::kF16 && e.dtype != StDType::kBF16 && e.dtype != StDType::kF64)
+      fail(ErrorCode::kValue, f.source(), ": tensor '", p.name, "' is ", st_dtype_name(e.dtype), ", expected a float type");
+    entries.push_back(&e);
     expected.insert(p.name);
-    f.read_as_f32(p.name, p.shape, weights.data() + p.offset);
   }
   for (const auto& t : h.tensors)
     if (!expected.count(t.name))
       fail(ErrorCode::kValue, f.source(), ": tensor '", t.name, "' is not a parameter of this model (", cfg.preset, " config)");
+  std::vector<float> weights(static_cast<size_t>(layout.total()), 0.0f);
+  for (size_t i = 0; i < entries.size(); ++i) f.read_as_f32(*entries[i], weights.data() + layout.params()[i].offset);
   LoadedPolicy out;
   out.policy = std::make_unique<Policy<float>>(cfg, weights.data());
   out.metadata = h.metadata;
@@ -43,8 +62,8 @@ LoadedPolicy from_file(const SafetensorsFile& f) {
 }
 }  // namespace
 
-void save_policy(const Policy<float>& policy, const std::string& path,
-                 const std::vector<std::pair<std::string, std::string>>& metadata, StDType weights) {
+std::vector<uint8_t> serialize_policy(const Policy<float>& policy,
+                                      const std::vector<std::pair<std::string, std::string>>& metadata, StDType weights) {
   if (weights != StDType::kF32 && weights != StDType::kF16)
     fail(ErrorCode::kArgument, "save_policy: weights are saved as F32 or F16, not ", st_dtype_name(weights));
   std::vector<std::pair<std::string, std::string>> meta = {
@@ -74,7 +93,13 @@ void save_policy(const Policy<float>& policy, const std::string& path,
     else
       tensors.push_back({p.name, StDType::kF32, p.shape, policy.params() + p.offset});
   }
-  write_safetensors(path, tensors, meta);
+  return serialize_safetensors(tensors, meta);
+}
+
+void save_policy(const Policy<float>& policy, const std::string& path,
+                 const std::vector<std::pair<std::string, std::string>>& metadata, StDType weights) {
+  const std::vector<uint8_t> bytes = serialize_policy(policy, metadata, weights);
+  write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 LoadedPolicy load_policy(const std::string& path) { return from_file(SafetensorsFile::read(path)); }

@@ -27,6 +27,10 @@ struct LoadedPolicy {
 void save_policy(const Policy<float>& policy, const std::string& path,
                  const std::vector<std::pair<std::string, std::string>>& metadata,
                  StDType weights = StDType::kF32);
+// The bytes save_policy writes (same arguments), for callers that keep them in memory.
+std::vector<uint8_t> serialize_policy(const Policy<float>& policy,
+                                      const std::vector<std::pair<std::string, std::string>>& metadata,
+                                      StDType weights = StDType::kF32);
 LoadedPolicy load_policy(const std::string& path);
 LoadedPolicy load_policy_from_bytes(std::vector<uint8_t> bytes, const std::string& source);
 

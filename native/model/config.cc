@@ -131,7 +131,12 @@ ModelConfig ModelConfig::from_json(const JsonValue& v, const std::string& what) 
     if (it == fields.end()) fail(ErrorCode::kValue, what, ": unknown key '", k, "'");
     it->second(val, what + "." + k);
   }
-  c.validate();
+  // validate() does not know where the config came from; name it (the checkpoint file, say).
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    fail(e.code(), what, ": ", e.what());
+  }
   return c;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,137 @@ VLA_TEST(safetensors, hostile_and_damaged_files) {
   auto good = serialize_safetensors({{"a", StDType::kF32, Shape{100}, a.data()}}, {});
   good.resize(good.size() - 4);
   expect_rejected(good, "data_offsets[1]");
+}
+
+// Strings must be well-formed UTF-8 (RFC 8259); errors show bad bytes in hex, so the message
+// itself stays valid UTF-8.
+VLA_TEST(json, rejects_invalid_utf8) {
+  for (const char* good : {"\"caf\xc3\xa9\"", "\"\xe2\x82\xac\"", "\"\xf0\x9f\x98\x80\"", "\"\xed\x9f\xbf\"", "\"\xef\xbf\xbf\"",
+                           "\"\xf4\x8f\xbf\xbf\""}) {
+    VLA_EXPECT(parse_json(good, "t").as_string("s") == std::string(good + 1, std::strlen(good) - 2)) << good;
+  }
+  const std::pair<const char*, const char*> bad[] = {
+      {"\"\x80\"", "byte 0x80 cannot start a character"},          // lone continuation byte
+      {"\"\xc0\xaf\"", "byte 0xc0 cannot start a character"},      // overlong '/'
+      {"\"\xc1\xbf\"", "byte 0xc1 cannot start a character"},      // overlong
+      {"\"\xe0\x80\xaf\"", "byte 0x80 after lead byte 0xe0"},     // overlong 3-byte form
+      {"\"\xed\xa0\x80\"", "byte 0xa0 after lead byte 0xed"},     // UTF-16 surrogate D800
+      {"\"\xf0\x80\x80\xaf\"", "byte 0x80 after lead byte 0xf0"}, // overlong 4-byte form
+      {"\"\xf4\x90\x80\x80\"", "byte 0x90 after lead byte 0xf4"}, // past U+10FFFF
+      {"\"\xf5\x80\x80\x80\"", "byte 0xf5 cannot start"},
+      {"\"\xff\"", "byte 0xff cannot start"},
+      {"\"\xe2\x82\"", "byte '\"' after lead byte 0xe2"},           // sequence cut by the closing quote
+      {"\"\xe2\x82", "truncated character"},                       // cut by the end of the text
+      {"\"a\xe2\x82\x41\"", "byte 'A' after lead byte 0xe2"},
+      {"\xff", "unexpected character 0xff"},                         // outside a string
+      {"\"\\\xc3\xa9\"", "bad escape: backslash then 0xc3"},
+  };
+  for (const auto& [text, fragment] : bad) {
+    try {
+      parse_json(text, "t");
+      VLA_EXPECT(false) << "accepted" << text;
+    } catch (const Error& e) {
+      VLA_EXPECT(e.code() == ErrorCode::kValue);
+      VLA_EXPECT(std::string(e.what()).find(fragment) != std::string::npos) << e.what() << "| wanted:" << fragment;
+    }
+  }
+}
+
+// The depth limit bounds the recursion: 65 nested arrays or objects parse, 66 fail, and a
+// million open brackets fail at the limit instead of overflowing the stack.
+VLA_TEST(json, nesting_depth_limit) {
+  auto arrays = [](int n) { return std::string(static_cast<size_t>(n), '[') + std::string(static_cast<size_t>(n), ']'); };
+  auto objects = [](int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += "{\"k\":";
+    s += "1";
+    for (int i = 0; i < n; ++i) s += "}";
+    return s;
+  };
+  VLA_EXPECT(parse_json(arrays(65), "t").dump() == arrays(65));
+  VLA_EXPECT(parse_json(objects(64), "t").dump() == objects(64));
+  VLA_EXPECT_THROWS(parse_json(arrays(66), "t"), ErrorCode::kValue, "nesting deeper than 64");
+  VLA_EXPECT_THROWS(parse_json(objects(65), "t"), ErrorCode::kValue, "nesting deeper than 64");
+  VLA_EXPECT_THROWS(parse_json(std::string(1000000, '['), "t"), ErrorCode::kValue, "invalid JSON at byte 65: nesting deeper than 64");
+  JsonLimits shallow;
+  shallow.max_depth = 2;
+  VLA_EXPECT_THROWS(parse_json("[[[1]]]", "t", shallow), ErrorCode::kValue, "nesting deeper than 2");
+}
+
+// as_int range-checks before converting (2^63 does not fit int64_t: converting it is undefined).
+VLA_TEST(json, as_int_range_edges) {
+  const int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  VLA_EXPECT_THROWS(parse_json("9223372036854775807", "t").as_int("n", 0, kMax), ErrorCode::kValue, "n must be an integer in");
+  VLA_EXPECT_THROWS(parse_json("1e300", "t").as_int("n", kMin, kMax), ErrorCode::kValue, "n must be an integer in");
+  VLA_EXPECT_THROWS(parse_json("-1e300", "t").as_int("n", kMin, kMax), ErrorCode::kValue, "n must be an integer in");
+  VLA_EXPECT(parse_json("-9223372036854775808", "t").as_int("n", kMin, kMax) == kMin);
+  VLA_EXPECT(parse_json("9223372036854774784", "t").as_int("n", 0, kMax) == 9223372036854774784);  // largest double < 2^63
+  VLA_EXPECT(parse_json("-0", "t").as_int("n", 0, 0) == 0);
+  VLA_EXPECT_THROWS(parse_json("11", "t").as_int("n", 0, 10), ErrorCode::kValue, "in [0, 10], got 11");
+  VLA_EXPECT_THROWS(parse_json("-1", "t").as_int("n", 0, 10), ErrorCode::kValue, "in [0, 10], got -1");
+}
+
+// Headers a hostile or broken writer could produce, beyond those above: each fails naming the
+// tensor and the field (the inputs the fuzzers start from, native/fuzz/corpus/, replay in
+// fuzz_corpus.* as well).
+VLA_TEST(safetensors, hostile_headers) {
+  const std::string f32x1 = R"("dtype":"F32","shape":[1])";
+  // Duplicate names (and a duplicate __metadata__) are duplicate JSON keys.
+  expect_rejected(file_with_header("{\"x\":{" + f32x1 + ",\"data_offsets\":[0,4]},\"x\":{" + f32x1 + ",\"data_offsets\":[4,8]}}", 8),
+                  "duplicate key \"x\"");
+  expect_rejected(file_with_header(R"({"__metadata__":{},"__metadata__":{}})", 0), "duplicate key \"__metadata__\"");
+  // Offsets past the end, fractional, negative or absurd.
+  expect_rejected(file_with_header("{\"x\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[12,12]}}", 8), "data_offsets[0]");
+  expect_rejected(file_with_header("{\"x\":{" + f32x1 + ",\"data_offsets\":[0.5,4]}}", 4), "data_offsets[0] must be an integer");
+  expect_rejected(file_with_header("{\"x\":{" + f32x1 + ",\"data_offsets\":[-4,0]}}", 4), "data_offsets[0] must be an integer");
+  expect_rejected(file_with_header("{\"x\":{" + f32x1 + ",\"data_offsets\":[0,1e300]}}", 4), "data_offsets[1] must be an integer");
+  expect_rejected(file_with_header("{\"x\":{" + f32x1 + ",\"data_offsets\":[0,4,8]}}", 4), "data_offsets must be [begin, end]");
+  expect_rejected(file_with_header("{\"x\":{" + f32x1 + ",\"data_offsets\":{}}}", 4), "data_offsets must be an array");
+  // Overlaps, whatever order the header lists the tensors in.
+  expect_rejected(file_with_header("{\"y\":{" + f32x1 + ",\"data_offsets\":[2,6]},\"x\":{" + f32x1 + ",\"data_offsets\":[0,4]}}", 8),
+                  "tensor 'y' overlaps the previous tensor's data (begins at 2, previous ends at 4)");
+  expect_rejected(file_with_header("{\"x\":{" + f32x1 + ",\"data_offsets\":[0,4]},\"y\":{" + f32x1 + ",\"data_offsets\":[0,4]}}", 4),
+                  "overlaps");
+  // Shapes: byte size overflowing (the element count alone fits), wrong types, bad dtypes.
+  expect_rejected(file_with_header(R"({"x":{"dtype":"F32","shape":[1099511627776,4194304],"data_offsets":[0,8]}})", 8),
+                  "byte size that overflows 64 bits");
+  expect_rejected(file_with_header(R"({"x":{"dtype":"F32","shape":[1099511627777],"data_offsets":[0,8]}})", 8), "shape[0] must be an integer");
+  expect_rejected(file_with_header(R"({"x":{"dtype":"F32","shape":"2","data_offsets":[0,8]}})", 8), "shape must be an array");
+  expect_rejected(file_with_header(R"({"x":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}})", 8), "shape[0] must be an integer");
+  expect_rejected(file_with_header(R"({"x":{"dtype":32,"shape":[2],"data_offsets":[0,8]}})", 8), "dtype must be a string");
+  expect_rejected(file_with_header(R"({"x":{"dtype":"f32","shape":[2],"data_offsets":[0,8]}})", 8), "has dtype 'f32'");
+  expect_rejected(file_with_header(R"({"x":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}})", 8), "shape [2] of F16 needs 4 bytes but data_offsets span 8");
+  expect_rejected(file_with_header(R"({"x":[1,2]})", 8), "tensor 'x' must be an object");
+  expect_rejected(file_with_header(R"({"":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}})", 0), "a tensor has an empty name");
+  // Text that is not JSON: bad UTF-8 in a name, nesting past the limit, a header length of 0 or
+  // 2^64 - 1, a header running past a file that has nothing else.
+  expect_rejected(file_with_header("{\"x\xff\":{" + f32x1 + ",\"data_offsets\":[0,4]}}", 4), "invalid UTF-8 in string");
+  expect_rejected(file_with_header("{\"__metadata__\":{\"k\":" + std::string(100, '[') + "}}", 0), "nesting deeper than 64");
+  std::vector<uint8_t> zero = file_with_header("{}", 0);
+  zero[0] = 0;
+  expect_rejected(zero, "header length is 0");
+  std::vector<uint8_t> max_len = file_with_header("{}", 0);
+  std::fill(max_len.begin(), max_len.begin() + 8, uint8_t(0xff));
+  expect_rejected(max_len, "header length 18446744073709551615 exceeds the limit");
+  expect_rejected({1, 0, 0, 0, 0, 0, 0, 0}, "header length 1 runs past the end of the file (8 bytes)");
+}
+
+// The JSON order of tensors need not be the data order; zero-size tensors may share an offset.
+VLA_TEST(safetensors, tensors_listed_out_of_data_order) {
+  const float values[2] = {1.5f, -3.0f};
+  std::vector<uint8_t> bytes = file_with_header(R"({"second":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
+                                                R"("empty":{"dtype":"F32","shape":[0,3],"data_offsets":[4,4]},)"
+                                                R"("first":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                                                8);
+  std::memcpy(bytes.data() + bytes.size() - 8, values, 8);
+  SafetensorsFile f = SafetensorsFile::from_bytes(bytes, "mem");
+  VLA_EXPECT(f.header().tensors.size() == 3 && f.header().tensors[0].name == "first");
+  float out = 0;
+  f.read_as_f32("second", Shape{1}, &out);
+  VLA_EXPECT(out == -3.0f);
+  f.read_as_f32("first", Shape{1}, &out);
+  VLA_EXPECT(out == 1.5f);
+  f.read_as_f32("empty", Shape{0, 3}, nullptr);  // nothing to copy, and no null pointer handed to memcpy
 }
 
 VLA_TEST(safetensors, atomic_write_keeps_previous_file_on_failure) {

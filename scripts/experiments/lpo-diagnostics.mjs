@@ -15,6 +15,13 @@ for (const name of ['lighting-oracle-1e-2', 'lighting-oracle-120', 'lighting-sel
   }
   out.probes[name] = { args: p.args.join(' '), start: p.start, promptDropped: p.dropped, curve: p.curve };
 }
+// The offline LPO probe on lighting was stopped after 250 of 300 steps (its JSON was never
+// written); its log lines are the measurement.
+if (existsSync(`${dir}/lighting-lpo-1e-2.log`)) {
+  const lines = readFileSync(`${dir}/lighting-lpo-1e-2.log`, 'utf8').split('\n');
+  const curve = lines.map((l) => /^lpo step (\d+): action ([\d.]+) state ([\d.]+)/.exec(l)).filter(Boolean).map((m) => ({ step: Number(m[1]), action: Number(m[2]), state: Number(m[3]) }));
+  out.probes['lighting-lpo-1e-2 (state loss, buffer of the frozen policy)'] = { args: '--mode lpo --buffer runs/lpo-lighting-lr1e-2/buffer --lr 1e-2 --batch 128 (stopped at step 250)', curve };
+} else out.missing.push('lighting-lpo-1e-2.log');
 for (const [name, shift, file] of [['oracle-120', 'lighting', 'eval-lighting-oracle-120.json'], ['selfimit-120', 'lighting', 'eval-lighting-selfimit-120.json'], ['wrist-offset block from source', 'wrist-offset', 'eval-wrist-init0.json'], ['wrist-offset block from source + lpo', 'wrist-offset', 'eval-wrist-init0-lpo.json']]) {
   const post = read(file);
   const base = read(`frozen-${shift}-50.json`);
