@@ -54,7 +54,7 @@ describe('vla-ttt demo', () => {
     const out = join(dir, 'bad');
     const cases: Array<[string[], RegExp]> = [
       [['--shift', 'fog'], /^vla-ttt demo: unknown shift preset 'fog'; valid presets: source, camera, /],
-      [['--shift', 'camera:-1'], /^vla-ttt demo: shift term 'camera:-1': strength must be a finite number >= 0/],
+      [['--shift', 'camera:-1'], /^vla-ttt demo: shift term 'camera:-1': strength must be a finite number in \[0, 5\]/],
       [['--episodes', '0'], /^vla-ttt demo: --episodes must be an integer >= 1, got '0'$/],
       [['--tasks', 'juggling'], /^vla-ttt demo: .*juggling/],
       [['--lr', 'fast'], /^vla-ttt demo: --lr must be a number in/],

@@ -22,7 +22,7 @@ if (existsSync(`${dir}/lighting-lpo-1e-2.log`)) {
   const curve = lines.map((l) => /^lpo step (\d+): action ([\d.]+) state ([\d.]+)/.exec(l)).filter(Boolean).map((m) => ({ step: Number(m[1]), action: Number(m[2]), state: Number(m[3]) }));
   out.probes['lighting-lpo-1e-2 (state loss, buffer of the frozen policy)'] = { args: '--mode lpo --buffer runs/lpo-lighting-lr1e-2/buffer --lr 1e-2 --batch 128 (stopped at step 250)', curve };
 } else out.missing.push('lighting-lpo-1e-2.log');
-for (const [name, shift, file] of [['oracle-120', 'lighting', 'eval-lighting-oracle-120.json'], ['selfimit-120', 'lighting', 'eval-lighting-selfimit-120.json'], ['wrist-offset block from source', 'wrist-offset', 'eval-wrist-init0.json'], ['wrist-offset block from source + lpo', 'wrist-offset', 'eval-wrist-init0-lpo.json']]) {
+for (const [name, shift, file] of [['oracle-120', 'lighting', 'eval-lighting-oracle-120.json'], ['selfimit-120', 'lighting', 'eval-lighting-selfimit-120.json'], ['wrist-offset block from source', 'wrist-offset', 'eval-wrist-init0.json'], ['wrist-offset block from source + lpo lr 1e-3', 'wrist-offset', 'lpo-wrist-init0-lr1e-3/after.json']]) {
   const post = read(file);
   const base = read(`frozen-${shift}-50.json`);
   if (!post || !base) {
