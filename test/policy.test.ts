@@ -259,3 +259,18 @@ describe('observation encodings', () => {
     expect(() => policy.promptStep({ ...encoded, encodings: new Float32Array(5) })).toThrow(/'encodings' has 5 elements, expected batch \* encodingSize\(\)/);
   });
 });
+
+describe('action_sees_state: false', () => {
+  it('acts without looking at the robot state, and the switch survives save and load', () => {
+    const blind = Policy.create({ preset: 'tiny', tokenizer, seed: 3, config: { action_sees_state: false } });
+    const seeing = Policy.create({ preset: 'tiny', tokenizer, seed: 3 });
+    const obs = observations(blind, 2, 41);
+    const moved = obs.map((o) => ({ ...o, state: Array.from(o.state, (x) => x + 0.5) }));
+    expect(Array.from(blind.act(moved, { seed: 1 }).data)).toEqual(Array.from(blind.act(obs, { seed: 1 }).data));
+    expect(Array.from(seeing.act(moved, { seed: 1 }).data)).not.toEqual(Array.from(seeing.act(obs, { seed: 1 }).data));
+    const file = join(mkdtempSync(join(tmpdir(), 'vla-blind-')), 'blind.safetensors');
+    blind.save(file);
+    expect(Policy.load(file).config.action_sees_state).toBe(false);
+    expect(seeing.config.action_sees_state ?? true).toBe(true);
+  });
+});

@@ -31,6 +31,8 @@ export interface ModelConfig {
   num_embodiments: number;
   use_prompt: boolean;
   use_state_expert: boolean;
+  /** false: the action expert gets no robot state (only the image, the instruction and the prompt). Default true. */
+  action_sees_state?: boolean;
   horizon: number;
   action_dim: number;
   state_dim: number;

@@ -60,7 +60,7 @@ JsonValue ModelConfig::to_json() const {
   auto expert = [&](const ExpertDims& e) {
     return JsonValue::object({{"width", num(static_cast<double>(e.width))}, {"mlp_dim", num(static_cast<double>(e.mlp_dim))}});
   };
-  return JsonValue::object({
+  std::vector<std::pair<std::string, JsonValue>> members = {
       {"preset", JsonValue::string(preset)},
       {"image_size", num(static_cast<double>(image_size))},
       {"patch_size", num(static_cast<double>(patch_size))},
@@ -85,7 +85,10 @@ JsonValue ModelConfig::to_json() const {
       {"sample_steps", num(static_cast<double>(sample_steps))},
       {"rope_theta", num(rope_theta)},
       {"rms_eps", num(rms_eps)},
-  });
+  };
+  // Written only when off, so configs without the switch serialize exactly as before.
+  if (!action_sees_state) members.emplace_back("action_sees_state", JsonValue::boolean(false));
+  return JsonValue::object(std::move(members));
 }
 
 ModelConfig ModelConfig::from_json(const JsonValue& v, const std::string& what) {
@@ -105,6 +108,7 @@ ModelConfig ModelConfig::from_json(const JsonValue& v, const std::string& what) 
       {"num_embodiments", [&](const JsonValue& x, const std::string& w) { c.num_embodiments = x.as_int(w, 1, big); }},
       {"use_prompt", [&](const JsonValue& x, const std::string& w) { c.use_prompt = x.as_bool(w); }},
       {"use_state_expert", [&](const JsonValue& x, const std::string& w) { c.use_state_expert = x.as_bool(w); }},
+      {"action_sees_state", [&](const JsonValue& x, const std::string& w) { c.action_sees_state = x.as_bool(w); }},
       {"horizon", [&](const JsonValue& x, const std::string& w) { c.horizon = x.as_int(w, 1, big); }},
       {"action_dim", [&](const JsonValue& x, const std::string& w) { c.action_dim = x.as_int(w, 1, big); }},
       {"state_dim", [&](const JsonValue& x, const std::string& w) { c.state_dim = x.as_int(w, 1, big); }},

@@ -47,6 +47,9 @@ struct ModelConfig {
   int64_t num_embodiments = 4;
   bool use_prompt = true;        // false: the baseline policy without prompt tokens
   bool use_state_expert = true;  // false: no state-grounding expert (baseline)
+  // false: the action expert's state token gets no robot state (only its bias), so the policy must
+  // localize the gripper from the image and the prompt, which the state expert grounds.
+  bool action_sees_state = true;
   // Flow matching.
   int64_t horizon = 8;      // H action steps per chunk
   int64_t action_dim = 7;   // delta xyz, delta roll/pitch/yaw, gripper

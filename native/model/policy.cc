@@ -360,7 +360,11 @@ template <typename T>
 void embed_action_segment(const ModelConfig& c, const ParamsView<T>& p, const ObsBatch<T>& o, FlowHeadActs<T>& h,
                           T* cond, const T* t, T* x0) {
   const int64_t B = o.B, H = c.horizon, w = c.action.width;
-  linear_rows<T>(o.state, p.action_head.cond_w, p.action_head.cond_b, cond, B, c.state_dim, w);
+  if (c.action_sees_state) {
+    linear_rows<T>(o.state, p.action_head.cond_w, p.action_head.cond_b, cond, B, c.state_dim, w);
+  } else {
+    for (int64_t b = 0; b < B; ++b) std::memcpy(cond + b * w, p.action_head.cond_b, static_cast<size_t>(w) * sizeof(T));
+  }
   head_input_forward(c, p.action_head, h, t, H);
   for (int64_t b = 0; b < B; ++b) {
     std::memcpy(x0 + b * (H + 1) * w, cond + b * w, static_cast<size_t>(w) * sizeof(T));
@@ -626,7 +630,9 @@ LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>&
         std::memcpy(dcond + b * wa, dx0[i] + b * (H + 1) * wa, static_cast<size_t>(wa) * sizeof(T));
         std::memcpy(demb + b * H * wa, dx0[i] + (b * (H + 1) + 1) * wa, static_cast<size_t>(H * wa) * sizeof(T));
       }
-      linear_rows_backward<T>(dcond, o.state, nullptr, nullptr, g.action_head.cond_w, g.action_head.cond_b, B, SD, wa);
+      // Without the state, the state token is the bias alone: the weight gets no gradient.
+      linear_rows_backward<T>(dcond, o.state, nullptr, nullptr, c.action_sees_state ? g.action_head.cond_w : nullptr,
+                              g.action_head.cond_b, B, SD, wa);
       head_input_backward(p.action_head, &g.action_head, ws.action, demb, scratch);
     }
     if (s == Seg::kState && g_state) head_input_backward(p.state_head, &g.state_head, ws.state, dx0[i], scratch);

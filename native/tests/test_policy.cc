@@ -67,7 +67,8 @@ struct Fixture {
   Policy<T> policy;
   Batch<T> batch;
   std::vector<int32_t> emb;
-  Fixture(uint64_t seed, int64_t B = 3) : cfg(tiny_config()), policy(cfg, seed), batch(cfg, B, seed), emb(batch.embodiment_ids(cfg)) {
+  Fixture(uint64_t seed, int64_t B = 3, ModelConfig config = tiny_config())
+      : cfg(config), policy(cfg, seed), batch(cfg, B, seed), emb(batch.embodiment_ids(cfg)) {
     // Nudge the constant-initialized parameters (norm weights 1, biases 0) so no gradient is
     // trivially symmetric.
     Rng r(seed, 5);
@@ -151,6 +152,34 @@ VLA_TEST(policy, gradcheck_action_loss_embed_backbone_action) {
   o.grad_groups = all_groups();
   int n = check_groups(fx, o, {ParamGroup::kEmbed, ParamGroup::kBackbone, ParamGroup::kAction}, "action loss");
   VLA_EXPECT(n > 100) << n;
+}
+
+VLA_TEST(policy, without_the_state_the_action_expert_is_blind_to_it_and_its_gradient_is_exact) {
+  ModelConfig c = tiny_config();
+  c.action_sees_state = false;
+  Fixture<double> fx(7, 3, c);
+  std::fill(fx.batch.drop.begin(), fx.batch.drop.end(), uint8_t(1));
+  LossOptions o;
+  o.state_loss = false;
+  o.grad_groups = all_groups();
+  int n = check_groups(fx, o, {ParamGroup::kEmbed, ParamGroup::kBackbone, ParamGroup::kAction}, "action loss, no state input");
+  VLA_EXPECT(n > 100) << n;
+  // The action field does not change with the state; with the state visible it does.
+  const int64_t HA = c.horizon * c.action_dim;
+  std::vector<double> x(static_cast<size_t>(fx.batch.B * HA), 0.3), t(static_cast<size_t>(fx.batch.B), 0.5);
+  std::vector<double> v1(x.size()), v2(x.size());
+  fx.policy.predict(fx.obs(), x.data(), t.data(), nullptr, v1.data());
+  for (auto& s : fx.batch.state) s += 1.0;
+  fx.policy.predict(fx.obs(), x.data(), t.data(), nullptr, v2.data());
+  VLA_EXPECT(v1 == v2);
+  Fixture<double> seeing(7, 3);
+  seeing.policy.predict(seeing.obs(), x.data(), t.data(), nullptr, v1.data());
+  for (auto& s : seeing.batch.state) s += 1.0;
+  seeing.policy.predict(seeing.obs(), x.data(), t.data(), nullptr, v2.data());
+  VLA_EXPECT(v1 != v2);
+  // The switch survives the config's JSON round trip, and configs without it serialize as before.
+  VLA_EXPECT(ModelConfig::from_json(c.to_json(), "cfg").action_sees_state == false);
+  VLA_EXPECT(tiny_config().to_json().find("action_sees_state") == nullptr);
 }
 
 VLA_TEST(policy, gradcheck_state_loss_prompt_and_state_expert) {

@@ -34,6 +34,7 @@ const TrainOptionsSchema = z.object({
   dropP2: numberOption(0, 1),
   dropSwitch: numberOption(0, 1),
   augment: z.boolean(),
+  actionState: z.boolean(),
   seed: intOption(0),
   checkpointEvery: intOption(1),
   maxEpisodesPerTask: intOption(1).optional(),
@@ -60,6 +61,7 @@ export function registerTrain(program: Command, ctx: CliContext): Command {
     .option('--drop-p2 <p>', 'the same in the second stage', '0.1')
     .option('--drop-switch <f>', 'fraction of the steps after which the second stage starts', '0.5')
     .option('--no-augment', 'no random shifts or color jitter')
+    .option('--no-action-state', "the action expert gets no robot state: it must find the gripper in the image (and in the state-grounded prompt)")
     .option('--seed <n>', 'seed of the weights, batches and flow draws', '0')
     .option('--checkpoint-every <n>', 'steps between checkpoints', '500')
     .option('--max-episodes-per-task <n>', 'use at most this many demonstrations per task')
@@ -75,6 +77,7 @@ export function registerTrain(program: Command, ctx: CliContext): Command {
         data: o.data.split(',').map((s) => s.trim()).filter(Boolean),
         out: o.out,
         preset: o.preset,
+        ...(o.actionState ? {} : { config: { action_sees_state: false } }),
         variant: o.variant as Variant,
         steps: o.steps,
         batch: o.batch,
