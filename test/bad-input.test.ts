@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { expectRowError, type ErrorRow } from './helpers/error-rows.js';
+
 import {
   Adapter,
   ArgumentError,
@@ -37,12 +39,7 @@ import {
 
 type ErrorClass = new (...args: never[]) => Error;
 
-interface Row {
-  what: string;
-  call: () => unknown;
-  error: ErrorClass;
-  message: RegExp;
-}
+type Row = ErrorRow;
 
 interface AsyncRow {
   what: string;
@@ -357,14 +354,7 @@ function runRows(title: string, rows: Row[]): void {
   describe(title, () => {
     for (const row of rows) {
       it(row.what, () => {
-        let caught: unknown;
-        try {
-          row.call();
-        } catch (e) {
-          caught = e;
-        }
-        expect(caught, 'expected an error').toBeInstanceOf(row.error);
-        expect((caught as Error).message).toMatch(row.message);
+        expectRowError(row);
       });
     }
   });
@@ -469,14 +459,7 @@ describe('the environment', () => {
   ];
   for (const row of envRows) {
     it(row.what, () => {
-      let caught: unknown;
-      try {
-        row.call();
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught, 'expected an error').toBeInstanceOf(row.error);
-      expect((caught as Error).message).toMatch(row.message);
+      expectRowError(row);
     });
   }
 });

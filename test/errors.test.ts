@@ -2,18 +2,15 @@
 // may crash the process; every message names the op, the input and what was expected.
 import { describe, expect, it } from 'vitest';
 
+import { expectRowError, type ErrorRow } from './helpers/error-rows.js';
+
 import { ArgumentError, DTypeError, RangeValueError, runOp, runOpAsync, ShapeError, Tensor, type OpName } from '../lib/index.js';
 import { addon } from '../lib/native/loader.js';
 
 const f32 = (shape: number[]) => Tensor.randn(shape, { seed: 1, scale: 1 });
 const f64 = (shape: number[]) => Tensor.randn(shape, { seed: 1, dtype: 'float64' });
 
-interface Row {
-  what: string;
-  call: () => unknown;
-  error: new (...args: never[]) => Error;
-  message: RegExp;
-}
+type Row = ErrorRow;
 
 const rows: Row[] = [
   { what: 'unknown op', call: () => runOp('sillu' as OpName, {} as never), error: ArgumentError, message: /unknown op 'sillu'; known ops: .*silu/ },
@@ -39,14 +36,7 @@ const rows: Row[] = [
 describe('bad input raises a clear error, never a crash', () => {
   for (const row of rows) {
     it(row.what, () => {
-      let caught: unknown;
-      try {
-        row.call();
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught, 'expected an error').toBeInstanceOf(row.error);
-      expect((caught as Error).message).toMatch(row.message);
+      expectRowError(row);
     });
   }
 
