@@ -148,3 +148,32 @@ describe('group-relative advantages and flow-policy weights', () => {
     expect(belowAdv.loss).toBeCloseTo(Math.exp(0.5), 12);
   });
 });
+
+describe('ground-truth task progress', () => {
+  it('starts near 0, rises through a scripted expert episode and ends at 100 when it succeeds', async () => {
+    const { TabletopEnv } = await import('../lib/tabletop/env.js');
+    const { ScriptedExpert } = await import('../lib/tabletop/expert.js');
+    const { taskProgress } = await import('../lib/evolve/task-progress.js');
+    const env = await TabletopEnv.create({ images: false });
+    const episode = { task: 'carrot-on-plate', configuration: 3, seed: 11 };
+    env.reset(episode);
+    const start = env.privileged();
+    const expert = new ScriptedExpert(episode.seed);
+    const curve = [taskProgress(start, start)];
+    let done = false;
+    for (let t = 0; t < 200 && !done; t++) {
+      const r = env.step(expert.act(env.privileged()));
+      curve.push(taskProgress(env.privileged(), start));
+      done = r.done;
+    }
+    const success = env.outcome().success;
+    env.dispose();
+    expect(curve[0]!).toBeLessThan(5);
+    expect(success).toBe(true);
+    expect(curve.at(-1)).toBe(100);
+    // Mostly rising: the halfway point is above a quarter, and the curve passes 50 before the end.
+    expect(curve[Math.floor(curve.length / 2)]!).toBeGreaterThan(25);
+    expect(curve.findIndex((p) => p > 50)).toBeGreaterThan(0);
+    for (const p of curve) expect(p).toBeGreaterThanOrEqual(0);
+  }, 60_000);
+});
