@@ -41,7 +41,7 @@ async function shiftAfter(options: ConstructorParameters<typeof OnlinePromptLear
   let batch;
   for (let s = 0; s < steps; s++) {
     const i = s % (stream.length / 2);
-    batch = buffer.pack(stream.subarray(2 * i, 2 * i + 2), { policy, normalization: identity, ordered: true }, batch);
+    batch = buffer.pack(stream.subarray(2 * i, 2 * i + 2), { policy, normalization: identity }, batch);
     await learner.step(batch);
   }
   return { policy, p0, learner, report: learner.report() };
@@ -51,6 +51,14 @@ describe('online prompt learner', () => {
   it('streams transitions in the order they happened', () => {
     const buffer = bufferOf(3, 2);
     expect(Array.from(buffer.inOrder())).toEqual([0, 0, 0, 1, 1, 0, 1, 1, 2, 0, 2, 1]);
+    // A wrapped ring: trajectory 2 overwrote trajectory 0, so trajectory 1 now comes first.
+    const wrapped = new TrajectoryBuffer({ capacity: 2, imageSize: { width: S, height: S } });
+    for (let i = 0; i < 3; i++) wrapped.add(trajectory(i, 2));
+    const order = wrapped.inOrder();
+    const policy = Policy.create({ preset: 'tiny', tokenizer, seed: 5 });
+    const packed = wrapped.pack(order, { policy, normalization: identity });
+    const firstStates = [0, 1, 2, 3].map((b) => packed.state[b * 4]!);
+    expect(firstStates.map((x) => Number(x.toFixed(6)))).toEqual([-0.2, -0.2, 0.1, 0.1]); // 0.3 * index - 0.5
   });
 
   it('naive learner moves the prompt; the trust region bounds it; anchor and EMA shrink it', async () => {
@@ -134,5 +142,15 @@ describe('training metadata: untrained prompt blocks', () => {
     expect(promptSourceFor(meta({ variant: 'sglp' }), 2)).toBeNull(); // older checkpoints do not say
     expect(promptSourceFor(meta(), 2)).toBeNull();
     expect(promptSourceFor({ metadata: { training: '{not json' } }, 2)).toBeNull();
+  });
+});
+
+describe('divergence summary', () => {
+  it('counts phases for all and for flipped episodes, and takes the median first divergence', async () => {
+    const { summarizeDivergence } = await import('../lib/adapt/critical-decisions.js');
+    const ep = (firstDivergence: number | null, phase: 'approach' | 'carrying' | null, successA: boolean, successB: boolean) =>
+      ({ task: 't', episodeIndex: 0, configuration: 0, seed: 0, successA, successB, steps: 10, firstDivergence, phase, maxDistance: 0 });
+    const s = summarizeDivergence([ep(2, 'approach', true, false), ep(7, 'carrying', true, true), ep(null, null, false, false), ep(4, 'approach', false, true)]);
+    expect(s).toEqual({ episodes: 4, parted: 3, byPhase: { approach: 2, carrying: 1, 'after-release': 0, never: 1 }, flippedByPhase: { approach: 2, carrying: 0, 'after-release': 0, never: 0 }, medianFirstDivergence: 4 });
   });
 });

@@ -115,6 +115,18 @@ export function firstDivergence(a: readonly number[][], b: readonly number[][], 
   return { step, maxDistance };
 }
 
+/** Counts by phase (all episodes, and those whose outcome flipped) and the median first divergence. */
+export function summarizeDivergence(episodes: readonly EpisodeDivergence[]): DivergenceReport['summary'] {
+  const byPhase: Record<DecisionPhase | 'never', number> = { approach: 0, carrying: 0, 'after-release': 0, never: 0 };
+  const flippedByPhase: Record<DecisionPhase | 'never', number> = { approach: 0, carrying: 0, 'after-release': 0, never: 0 };
+  for (const e of episodes) {
+    byPhase[e.phase ?? 'never']++;
+    if (e.successA !== e.successB) flippedByPhase[e.phase ?? 'never']++;
+  }
+  const parted = episodes.filter((e) => e.firstDivergence !== null).map((e) => e.firstDivergence!).sort((x, y) => x - y);
+  return { episodes: episodes.length, parted: parted.length, byPhase, flippedByPhase, medianFirstDivergence: parted.length ? parted[Math.floor(parted.length / 2)]! : null };
+}
+
 export async function analyzeDivergence(o: DivergenceOptions): Promise<DivergenceReport> {
   if (o.tasks.length === 0) throw new ArgumentError('VLA_ARGUMENT', 'analyzeDivergence: no tasks');
   const shift = parseShift(o.shift);
@@ -162,8 +174,6 @@ export async function analyzeDivergence(o: DivergenceOptions): Promise<Divergenc
   const out: EpisodeDivergence[] = [];
   let example: DivergenceTrace | null = null;
   let exampleFlipped = false;
-  const byPhase: Record<DecisionPhase | 'never', number> = { approach: 0, carrying: 0, 'after-release': 0, never: 0 };
-  const flippedByPhase: Record<DecisionPhase | 'never', number> = { approach: 0, carrying: 0, 'after-release': 0, never: 0 };
   A.result.episodes.forEach((ea, i) => {
     const eb = B.result.episodes[i]!;
     const key = `${ea.task}#${ea.episodeIndex}`;
@@ -174,27 +184,18 @@ export async function analyzeDivergence(o: DivergenceOptions): Promise<Divergenc
     const closedBelow = o.closedBelow ?? (Math.min(...gripper) + Math.max(...gripper)) / 2;
     const phase = step === null ? null : phaseAt(gripper, Math.min(step, gripper.length - 1), closedBelow);
     const flipped = ea.outcome.success !== eb.outcome.success;
-    byPhase[phase ?? 'never']++;
-    if (flipped) flippedByPhase[phase ?? 'never']++;
     out.push({ task: ea.task, episodeIndex: ea.episodeIndex, configuration: ea.configuration, seed: ea.seed, successA: ea.outcome.success, successB: eb.outcome.success, steps: sa.length, firstDivergence: step, phase, maxDistance });
     if (step !== null && (!example || (flipped && !exampleFlipped))) {
       example = { task: ea.task, episodeIndex: ea.episodeIndex, a: sa, b: sb };
       exampleFlipped = flipped;
     }
   });
-  const parted = out.filter((e) => e.firstDivergence !== null).map((e) => e.firstDivergence!).sort((x, y) => x - y);
   return {
     checkpoint: o.checkpoint,
     shift: shift.text,
     settings: { ...settings, executeSteps: base.executeSteps },
     episodes: out,
-    summary: {
-      episodes: out.length,
-      parted: parted.length,
-      byPhase,
-      flippedByPhase,
-      medianFirstDivergence: parted.length ? parted[Math.floor(parted.length / 2)]! : null,
-    },
+    summary: summarizeDivergence(out),
     example,
   };
 }

@@ -18,6 +18,7 @@ import { ArgumentError, RangeValueError } from '../errors.js';
 import type { ObservationBatch, Policy } from '../model/policy.js';
 import type { Normalization } from '../train/normalization.js';
 import { deriveSeed, Rng, checkSeed } from '../util/random.js';
+import { l2Distance } from '../util/vector.js';
 import type { TrajectoryBuffer } from './trajectory-buffer.js';
 
 export interface PromptOptimizationOptions {
@@ -99,12 +100,6 @@ export function checkPromptSettings(o: Partial<PromptSettings>, where: string): 
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ArgumentError('VLA_ARGUMENT', `${where}: ${name} must be a finite number >= 0, got ${String(v)}`);
   }
   return { steps, batch, lr, weightDecay, maxGradNorm, seed };
-}
-
-function l2Distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
-  return Math.sqrt(s);
 }
 
 /** Runs latent prompt optimization on `policy` in place (its prompt blocks change). */

@@ -20,7 +20,8 @@ import { comparePaired, evaluate, type EvalReport, type PairedComparison } from 
 import { EpisodeRecorder } from '../tabletop/episode-recorder.js';
 import { loadController } from '../tabletop/policy-controller.js';
 import { planEpisodes, runRollouts, type ImageRendering } from '../tabletop/rollout.js';
-import { parseShift } from '../tabletop/shifts.js';
+import { embodimentIdOf, parseShift } from '../tabletop/shifts.js';
+import { promptSourceFor } from '../model/training-metadata.js';
 import { optimizePrompt, type PromptOptimizationResult, type PromptProgress } from './latent-prompt.js';
 import { optimizePromptOnline, type OnlineLearnerReport, type StreamOptimizationOptions } from './online-prompt-learner.js';
 import { DEFAULT_BUFFER_TRAJECTORIES, TrajectoryBuffer } from './trajectory-buffer.js';
@@ -60,8 +61,10 @@ export interface OfflineLpoOptions {
    * before optimizing (after the before-evaluation and the buffer, which use the policy as
    * shipped). For an embodiment the policy was never trained on, whose block is still its random
    * initialization (see trainedEmbodiments), starting from a trained block is the sensible default.
+   * 'auto': only when the checkpoint records that the target world's embodiment had no training
+   * data, from the embodiment with the most (promptSourceFor); otherwise nothing changes.
    */
-  initPromptFrom?: number;
+  initPromptFrom?: number | 'auto';
   /**
    * Online protocol instead of offline: the buffer's transitions are consumed once, in the order
    * they happened, in micro-batches, with the chosen stabilizers (online-prompt-learner.ts);
@@ -236,8 +239,14 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
   }
   const bufferSeconds = lap();
 
-  if (o.initPromptFrom !== undefined) {
-    const from = o.initPromptFrom;
+  let initPromptFrom: number | null = typeof o.initPromptFrom === 'number' ? o.initPromptFrom : null;
+  if (o.initPromptFrom === 'auto') {
+    const target = embodimentIdOf(shift);
+    initPromptFrom = promptSourceFor(policy, target);
+    if (initPromptFrom !== null) o.onStage?.('optimize', `embodiment ${target} had no training data (its prompt block is untrained); starting it from embodiment ${initPromptFrom}'s block`);
+  }
+  if (initPromptFrom !== null) {
+    const from = initPromptFrom;
     if (!Number.isInteger(from) || from < 0 || from >= policy.config.num_embodiments) {
       throw new ArgumentError('VLA_ARGUMENT', `initPromptFrom: embodiment ${from} is not in [0, ${policy.config.num_embodiments})`);
     }
@@ -309,7 +318,7 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
     buffer: { trajectories: trajectories.length, transitions: buffer.transitions, successes: trajectories.filter((e) => e.success).length, seconds: bufferSeconds },
     optimizations,
     online: o.online ?? null,
-    initPromptFrom: o.initPromptFrom ?? null,
+    initPromptFrom,
     promptShape: [policy.config.num_prompt_tokens, policy.config.backbone.width],
     prompts,
     seconds: { before: beforeSeconds, buffer: bufferSeconds, optimize: optimizeSeconds, after: afterSeconds, total: (performance.now() - t0) / 1000 },

@@ -22,7 +22,7 @@
  * ```ts
  * const learner = new OnlinePromptLearner(shadow, normalization, { lr: 1e-3, anchor: 10, emaDecay: 0.99 });
  * for (const pairs of microBatches) {
- *   const r = await learner.step(buffer.pack(pairs, { policy: shadow, normalization, ordered: true }));
+ *   const r = await learner.step(buffer.pack(pairs, { policy: shadow, normalization }));
  *   acting.setPrompt(0, learner.actingPrompt(0));
  * }
  * learner.report();   // steps, skipped, resets, loss curve, distance from p0
@@ -32,6 +32,7 @@ import { ArgumentError } from '../errors.js';
 import type { ObservationBatch, Policy } from '../model/policy.js';
 import type { Normalization } from '../train/normalization.js';
 import { deriveSeed, checkSeed } from '../util/random.js';
+import { l2Distance, l2Norm } from '../util/vector.js';
 import type { PromptOptimizationResult, PromptProgress } from './latent-prompt.js';
 import type { TrajectoryBuffer } from './trajectory-buffer.js';
 
@@ -74,18 +75,6 @@ export interface OnlineLearnerReport {
   promptShift: Record<number, number>;
   actingShift: Record<number, number>;
   options: Required<Omit<OnlinePromptOptions, 'seed'>> & { seed: number };
-}
-
-function norm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
-  return Math.sqrt(s);
-}
-
-function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
-  return Math.sqrt(s);
 }
 
 export class OnlinePromptLearner {
@@ -206,8 +195,8 @@ export class OnlinePromptLearner {
     const promptShift: Record<number, number> = {};
     const actingShift: Record<number, number> = {};
     for (const [e, p0] of this.initial) {
-      promptShift[e] = distance(this.policy.getPrompt(e), p0);
-      actingShift[e] = distance(this.acting.get(e)!, p0);
+      promptShift[e] = l2Distance(this.policy.getPrompt(e), p0);
+      actingShift[e] = l2Distance(this.acting.get(e)!, p0);
     }
     return { steps: this.steps, skipped: this.skipped, resets: this.resets, lossCurve: [...this.curve], promptShift, actingShift, options: { ...this.o } };
   }
@@ -223,8 +212,8 @@ export class OnlinePromptLearner {
         for (let i = 0; i < p.length; i++) p[i] = p[i]! - k * (p[i]! - p0[i]!);
       }
       if (trustRadius > 0) {
-        const radius = trustRadius * norm(p0);
-        const d = distance(p, p0);
+        const radius = trustRadius * l2Norm(p0);
+        const d = l2Distance(p, p0);
         if (d > radius) {
           const scale = radius / d;
           for (let i = 0; i < p.length; i++) p[i] = p0[i]! + scale * (p[i]! - p0[i]!);
@@ -297,7 +286,7 @@ export async function optimizePromptOnline(
       break;
     }
     const first = (s * microBatch) % (Math.floor(n / microBatch) * microBatch);
-    batch = buffer.pack(stream.subarray(2 * first, 2 * (first + microBatch)), { policy: shadow, normalization, ordered: true }, batch);
+    batch = buffer.pack(stream.subarray(2 * first, 2 * (first + microBatch)), { policy: shadow, normalization }, batch);
     const r = await learner.step(batch);
     done = s + 1;
     curve.push({ step: done, loss: r.loss });
@@ -308,7 +297,7 @@ export async function optimizePromptOnline(
   for (const e of embodiments) {
     const before = policy.getPrompt(e);
     const acting = learner.actingPrompt(e);
-    promptShift[e] = distance(before, acting);
+    promptShift[e] = l2Distance(before, acting);
     policy.setPrompt(e, acting);
   }
   return { steps: done, stopped, lossCurve: curve, seconds: (performance.now() - start) / 1000, embodiments, promptShift, online: learner.report() };

@@ -123,10 +123,7 @@ export class TrajectoryBuffer {
   sample(B: number, rng: Rng, options: BufferSampleOptions, reuse?: ObservationBatch): ObservationBatch {
     if (!Number.isSafeInteger(B) || B < 1) throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.sample: batch must be a positive integer, got ${String(B)}`);
     if (typeof (rng as Partial<Rng> | null)?.int !== 'function') throw new ArgumentError('VLA_ARGUMENT', 'TrajectoryBuffer.sample: rng must be an Rng (the seeded generator of util/random)');
-    const c = options.policy.config;
-    if (c.image_size !== this.imageSize.width || c.image_size !== this.imageSize.height) {
-      throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.sample: the buffer holds ${this.imageSize.width}x${this.imageSize.height} frames but the policy takes ${c.image_size}x${c.image_size}`);
-    }
+    this.checkImageSize(options, 'sample');
     const entries = this.entries(options.tasks);
     if (entries.length === 0) {
       throw new RangeValueError('VLA_VALUE', `TrajectoryBuffer.sample: no transitions${options.tasks ? ` of task(s) ${options.tasks.join(', ')}` : ''} in the buffer`);
@@ -138,36 +135,48 @@ export class TrajectoryBuffer {
       picks[2 * b] = entries[2 * i]!;
       picks[2 * b + 1] = entries[2 * i + 1]!;
     }
-    return this.pack(picks, options, reuse);
+    return this.fill(picks, options, reuse);
   }
 
   /**
    * Every held transition as (trajectory, step) pairs in the order they happened: trajectories
    * oldest first, steps in time order (the stream an online learner sees), of `tasks` if given.
-   * Trajectory indices refer to `trajectories()`.
+   * Pass them (or a slice) to `pack`; they stay valid until the next `add`.
    */
   inOrder(tasks?: readonly string[]): Int32Array {
     const pairs: number[] = [];
-    this.trajectories().forEach((e, i) => {
-      if (tasks && !tasks.includes(e.task)) return;
+    const n = this.ring.length;
+    // Once the ring is full, the oldest trajectory sits where the next one will be written.
+    const oldest = n < this.capacity ? 0 : this.next;
+    for (let k = 0; k < n; k++) {
+      const i = (oldest + k) % n;
+      const e = this.ring[i]!;
+      if (tasks && !tasks.includes(e.task)) continue;
       const steps = e.state.length / STATE_DIM;
       for (let t = 0; t < steps; t++) pairs.push(i, t);
-    });
+    }
     return Int32Array.from(pairs);
   }
 
-  /**
-   * Packs the transitions `pairs` ([trajectory, step] flattened; trajectory indices of
-   * `trajectories()` when `ordered`, else of the internal ring) for a prompt step.
-   */
-  pack(pairs: Int32Array, options: BufferSampleOptions & { ordered?: boolean }, reuse?: ObservationBatch): ObservationBatch {
+  /** Packs the transitions `pairs` ([trajectory, step] flattened, as `inOrder` gives them) for a prompt step. */
+  pack(pairs: Int32Array, options: BufferSampleOptions, reuse?: ObservationBatch): ObservationBatch {
     const B = pairs.length / 2;
     if (!Number.isSafeInteger(B) || B < 1) throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.pack: need at least one (trajectory, step) pair, got ${pairs.length} values`);
+    this.checkImageSize(options, 'pack');
+    return this.fill(pairs, options, reuse);
+  }
+
+  private checkImageSize(options: BufferSampleOptions, caller: string): void {
     const c = options.policy.config;
     if (c.image_size !== this.imageSize.width || c.image_size !== this.imageSize.height) {
-      throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer: the buffer holds ${this.imageSize.width}x${this.imageSize.height} frames but the policy takes ${c.image_size}x${c.image_size}`);
+      throw new ArgumentError('VLA_ARGUMENT', `TrajectoryBuffer.${caller}: the buffer holds ${this.imageSize.width}x${this.imageSize.height} frames but the policy takes ${c.image_size}x${c.image_size}`);
     }
-    const source = options.ordered ? this.trajectories() : this.ring;
+  }
+
+  private fill(pairs: Int32Array, options: BufferSampleOptions, reuse?: ObservationBatch): ObservationBatch {
+    const B = pairs.length / 2;
+    const c = options.policy.config;
+    const source = this.ring;
     const frame = this.imageSize.width * this.imageSize.height * 3;
     const L = c.max_text_len;
     const out: ObservationBatch =

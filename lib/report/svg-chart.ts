@@ -58,6 +58,15 @@ function fmt(v: number): string {
   return a >= 1e4 || a < 1e-3 ? v.toExponential(1) : String(Number(v.toPrecision(3)));
 }
 
+/** The opening of every chart: the svg element, a white background and the title. */
+function svgOpening(W: number, H: number, title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
+  ];
+}
+
 export function lineChartSvg(series: readonly Series[], opts: ChartOptions): string {
   const W = opts.width ?? 720;
   const H = opts.height ?? 420;
@@ -76,11 +85,7 @@ export function lineChartSvg(series: readonly Series[], opts: ChartOptions): str
   }
   const px = (x: number) => m.left + ((x - x0) / (x1 - x0 || 1)) * (W - m.left - m.right);
   const py = (y: number) => H - m.bottom - ((fy(y) - y0) / (y1 - y0)) * (H - m.top - m.bottom);
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`,
-  ];
+  const parts: string[] = svgOpening(W, H, opts.title);
   for (const t of niceTicks(x0, x1, 6)) {
     const x = px(t);
     parts.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${H - m.bottom}" stroke="#eee"/>`, `<text x="${x}" y="${H - m.bottom + 16}" text-anchor="middle">${fmt(t)}</text>`);
@@ -154,11 +159,7 @@ export function barChartSvg(groups: readonly BarGroup[], opts: BarChartOptions):
   const groupW = plotW / Math.max(1, groups.length);
   // Bars fill 70% of their group; the rest separates groups.
   const barW = (groupW * 0.7) / Math.max(1, opts.series.length);
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`,
-  ];
+  const parts: string[] = svgOpening(W, H, opts.title);
   for (const t of niceTicks(y0, y1, 5)) {
     const y = py(t);
     parts.push(`<line x1="${m.left}" y1="${y.toFixed(1)}" x2="${W - m.right}" y2="${y.toFixed(1)}" stroke="#eee"/>`, `<text x="${m.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${fmt(t)}</text>`);

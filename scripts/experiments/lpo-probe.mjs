@@ -86,7 +86,7 @@ if (mode === 'lpo') {
   const acting = policy.clone();
   for (let s = 0; s < steps; s++) {
     const i = (s * B) % (n - B);
-    batch = buffer.pack(stream.subarray(2 * i, 2 * (i + B)), { policy, normalization, ordered: true }, batch);
+    batch = buffer.pack(stream.subarray(2 * i, 2 * (i + B)), { policy, normalization }, batch);
     await learner.step(batch);
     if ((s + 1) % every === 0) {
       // Measure the prompt the robot would act with.

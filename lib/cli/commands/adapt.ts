@@ -23,9 +23,7 @@ import { lpoLossSvg } from '../../report/lpo-charts.js';
 import { DatasetReader, writeFileAtomic } from '../../tabletop/dataset.js';
 import type { EvalReport } from '../../tabletop/eval.js';
 import { DEFAULT_EXECUTE_STEPS } from '../../tabletop/policy-controller.js';
-import { embodimentIdOf, parseShift } from '../../tabletop/shifts.js';
-import { Policy } from '../../model/policy.js';
-import { promptSourceFor } from '../../model/training-metadata.js';
+import { parseShift } from '../../tabletop/shifts.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
@@ -162,17 +160,7 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
       const given = o.before ? readSweepBaseline(o.before, o.policy, o.shift, o.executeSteps) : undefined;
       const buffer = o.buffer ? await loadBuffer(o.buffer, o.shift) : undefined;
       await prepareOut(o.out);
-      let initPromptFrom: number | undefined;
-      if (o.initPromptFrom === 'auto') {
-        const target = embodimentIdOf(parseShift(o.shift));
-        const from = promptSourceFor(Policy.load(o.policy), target);
-        if (from !== null) {
-          initPromptFrom = from;
-          ctx.io.stderr(`adapt: embodiment ${target} had no training data (its prompt block is untrained); starting it from embodiment ${from}'s block\n`);
-        }
-      } else if (o.initPromptFrom !== 'none') {
-        initPromptFrom = Number(o.initPromptFrom);
-      }
+      const initPromptFrom = o.initPromptFrom === 'auto' ? 'auto' : o.initPromptFrom === 'none' ? undefined : Number(o.initPromptFrom);
       let lastLine = 0;
       const r = await runOfflineLpo({
         checkpoint: o.policy,

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 
-import { analyzeDivergence, type DivergenceReport } from '../../adapt/critical-decisions.js';
+import { analyzeDivergence, summarizeDivergence, type DivergenceReport } from '../../adapt/critical-decisions.js';
 import { ArgumentError } from '../../errors.js';
 import { lineChartSvg, type Series } from '../../report/svg-chart.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
@@ -128,16 +128,5 @@ export function registerDivergence(program: Command, ctx: CliContext): Command {
 function mergeDivergence(parts: DivergenceReport[]): DivergenceReport {
   if (parts.length === 1) return parts[0]!;
   const episodes = parts.flatMap((p) => p.episodes);
-  const sum = (k: 'byPhase' | 'flippedByPhase') => {
-    const out = { approach: 0, carrying: 0, 'after-release': 0, never: 0 };
-    for (const p of parts) for (const [ph, n] of Object.entries(p.summary[k])) out[ph as keyof typeof out] += n;
-    return out;
-  };
-  const parted = episodes.filter((e) => e.firstDivergence !== null).map((e) => e.firstDivergence!).sort((a, b) => a - b);
-  return {
-    ...parts[0]!,
-    episodes,
-    summary: { episodes: episodes.length, parted: parted.length, byPhase: sum('byPhase'), flippedByPhase: sum('flippedByPhase'), medianFirstDivergence: parted.length ? parted[Math.floor(parted.length / 2)]! : null },
-    example: parts.find((p) => p.example)?.example ?? null,
-  };
+  return { ...parts[0]!, episodes, summary: summarizeDivergence(episodes), example: parts.find((p) => p.example)?.example ?? null };
 }
