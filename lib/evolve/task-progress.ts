@@ -1,7 +1,7 @@
 /**
  * Ground-truth task progress from the simulator's privileged state, on the critic's 0..100
- * scale. It labels frame pairs for training the progress critic (c(A, B) = progress(B) -
- * progress(A)) and serves as an oracle reward in ablations. A robot never has it.
+ * scale. It labels frame pairs for training the progress critic (critic-data.ts,
+ * progressLabel) and serves as an oracle reward in ablations. A robot never has it.
  *
  * Each stage (pick the source, place it on or in the target) counts 100 / stages, split in four
  * equal parts: reaching (pad center to source, relative to where it started), grasping (both pads

@@ -56,10 +56,17 @@ export interface DemoEpisode {
   action: Float32Array;
   /** [T, H, W, 3] uint8 RGB, or null when recorded without a renderer. */
   image: Uint8Array | null;
+  /**
+   * [T] float32: ground-truth task progress (0..100, evolve/task-progress.ts) of each step's
+   * observation, when the rollout computed it (labels for the progress critic).
+   */
+  progress?: Float32Array | null;
+  /** Task progress after the last action (the episode's end), with `progress`. */
+  finalProgress?: number | null;
 }
 
 const ArraySpec = z.object({
-  name: z.enum(['state', 'action', 'image']),
+  name: z.enum(['state', 'action', 'image', 'progress']),
   dtype: z.enum(['float32', 'uint8']),
   shape: z.array(z.number().int().nonnegative()),
   offset: z.number().int().nonnegative(),
@@ -78,6 +85,8 @@ const EpisodeHeader = z.object({
   success: z.boolean(),
   stageSuccess: z.array(z.boolean()),
   steps: z.number().int().nonnegative(),
+  /** Task progress after the last action (datasets recorded with progress). */
+  finalProgress: z.number().min(0).max(100).optional(),
   arrays: z.array(ArraySpec),
   dataCrc32: z.number().int().nonnegative(),
 });
@@ -142,7 +151,7 @@ export function encodeEpisode(ep: DemoEpisode, image: { width: number; height: n
   if (!Number.isInteger(T) || ep.action.length !== T * ACTION_DIM) {
     throw new ArgumentError('VLA_ARGUMENT', `episode ${ep.task}#${ep.episodeIndex}: ${ep.state.length} state values and ${ep.action.length} action values do not make T x ${STATE_DIM} and T x ${ACTION_DIM}`);
   }
-  const arrays: { name: 'state' | 'action' | 'image'; dtype: 'float32' | 'uint8'; shape: number[]; bytes: Uint8Array }[] = [
+  const arrays: { name: 'state' | 'action' | 'image' | 'progress'; dtype: 'float32' | 'uint8'; shape: number[]; bytes: Uint8Array }[] = [
     { name: 'state', dtype: 'float32', shape: [T, STATE_DIM], bytes: new Uint8Array(ep.state.buffer, ep.state.byteOffset, ep.state.byteLength) },
     { name: 'action', dtype: 'float32', shape: [T, ACTION_DIM], bytes: new Uint8Array(ep.action.buffer, ep.action.byteOffset, ep.action.byteLength) },
   ];
@@ -151,6 +160,12 @@ export function encodeEpisode(ep: DemoEpisode, image: { width: number; height: n
       throw new ArgumentError('VLA_ARGUMENT', `episode ${ep.task}#${ep.episodeIndex}: ${ep.image.length} image bytes do not make ${T} frames of ${image?.height}x${image?.width}x3`);
     }
     arrays.push({ name: 'image', dtype: 'uint8', shape: [T, image.height, image.width, 3], bytes: ep.image });
+  }
+  if (ep.progress) {
+    if (ep.progress.length !== T || !ep.progress.every((v) => Number.isFinite(v) && v >= 0 && v <= 100)) {
+      throw new ArgumentError('VLA_ARGUMENT', `episode ${ep.task}#${ep.episodeIndex}: progress must hold ${T} values in [0, 100]`);
+    }
+    arrays.push({ name: 'progress', dtype: 'float32', shape: [T], bytes: new Uint8Array(ep.progress.buffer, ep.progress.byteOffset, ep.progress.byteLength) });
   }
   let offset = 0;
   const specs = arrays.map((a) => {
@@ -172,6 +187,7 @@ export function encodeEpisode(ep: DemoEpisode, image: { width: number; height: n
     success: ep.success,
     stageSuccess: ep.stageSuccess,
     steps: T,
+    ...(ep.progress && ep.finalProgress != null ? { finalProgress: ep.finalProgress } : {}),
     arrays: specs,
     dataCrc32: crc32(data),
   };
@@ -190,6 +206,8 @@ export interface DecodedEpisode {
   state: Float32Array;
   action: Float32Array;
   image: Uint8Array | null;
+  /** [T] task progress of each step's observation, or null when not recorded. */
+  progress: Float32Array | null;
 }
 
 /** Parses and validates an episode file's bytes; `what` names it in errors. */
@@ -217,9 +235,10 @@ export function decodeEpisode(bytes: Uint8Array, what: string): DecodedEpisode {
     state: { dtype: 'float32', shape: (s) => s.length === 2 && s[0] === T && s[1] === STATE_DIM },
     action: { dtype: 'float32', shape: (s) => s.length === 2 && s[0] === T && s[1] === ACTION_DIM },
     image: { dtype: 'uint8', shape: (s) => s.length === 4 && s[0] === T && s[3] === 3 },
+    progress: { dtype: 'float32', shape: (s) => s.length === 1 && s[0] === T },
   };
   let end = 0;
-  const out: DecodedEpisode = { header, state: new Float32Array(0), action: new Float32Array(0), image: null };
+  const out: DecodedEpisode = { header, state: new Float32Array(0), action: new Float32Array(0), image: null, progress: null };
   for (const a of header.arrays) {
     const exp = expected[a.name]!;
     if (a.dtype !== exp.dtype || !exp.shape(a.shape)) fail(`array '${a.name}' has dtype ${a.dtype} and shape [${a.shape.join(', ')}], which do not fit ${T} steps`);

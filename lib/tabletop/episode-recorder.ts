@@ -22,6 +22,8 @@ interface InProgress {
   state: number[];
   action: number[];
   frames: Uint8Array | null;
+  /** Task progress of each recorded observation, while every transition carries it. */
+  progress: number[] | null;
   instruction: string;
   embodimentId: number;
 }
@@ -49,14 +51,18 @@ export class EpisodeRecorder {
     let b = this.open.get(key);
     if (!b) {
       const cap = episodeCap(getTask(t.episode.task), DEFAULT_EPISODE_CAPS);
-      b = { state: [], action: [], frames: this.image ? new Uint8Array(cap * this.frameBytes) : null, instruction: t.observation.instruction, embodimentId: t.observation.embodimentId };
+      b = { state: [], action: [], frames: this.image ? new Uint8Array(cap * this.frameBytes) : null, progress: t.progress === undefined ? null : [], instruction: t.observation.instruction, embodimentId: t.observation.embodimentId };
       this.open.set(key, b);
     }
     if (t.step !== b.state.length / STATE_DIM) {
       throw new ArgumentError('VLA_ARGUMENT', `episode recorder: step ${t.step} of ${key} arrived after ${b.state.length / STATE_DIM} recorded steps`);
     }
+    if ((t.progress === undefined) !== (b.progress === null)) {
+      throw new ArgumentError('VLA_ARGUMENT', `episode recorder: step ${t.step} of ${key} ${t.progress === undefined ? 'lacks' : 'has'} a task progress value and earlier steps did not agree`);
+    }
     b.state.push(...t.observation.state);
     b.action.push(...t.action);
+    if (b.progress) b.progress.push(t.progress!);
     if (b.frames) {
       const frame = t.observation.image;
       if (!frame || frame.data.length !== this.frameBytes) {
@@ -93,6 +99,7 @@ export class EpisodeRecorder {
       state: Float32Array.from(b.state),
       action: Float32Array.from(b.action),
       image: b.frames ? b.frames.slice(0, steps * this.frameBytes) : null,
+      ...(b.progress ? { progress: Float32Array.from(b.progress), finalProgress: r.finalProgress ?? null } : {}),
     };
   }
 }

@@ -72,11 +72,19 @@ export interface Transition {
   /** The action taken (clipped). */
   action: Float64Array;
   info: StepInfo;
+  /** Ground-truth task progress (0..100) of `observation`; only with RolloutOptions.progress. */
+  progress?: number;
 }
 
 export interface EpisodeResult extends EpisodePlan {
   outcome: EpisodeOutcome;
   distractors: number;
+  /** Actions taken (the task's step cap, or fewer when shouldEnd ended it). */
+  steps: number;
+  /** Whether shouldEnd ended the episode before its step cap. */
+  endedEarly: boolean;
+  /** Ground-truth task progress (0..100) after the last step; only with RolloutOptions.progress. */
+  finalProgress?: number;
 }
 
 export interface RolloutOptions {
@@ -95,8 +103,19 @@ export interface RolloutOptions {
   imageSize?: ImageSize;
   /** Noise scale of the scripted expert (default 1). */
   expertNoise?: number;
+  /**
+   * Compute the ground-truth task progress of every observation from the simulator's privileged
+   * state (evolve/task-progress.ts): labels for the progress critic, or an oracle reward.
+   */
+  progress?: boolean;
   /** Called for every control step, in order within each episode. */
   onTransition?: (t: Transition) => void | Promise<void>;
+  /**
+   * Asked for every episode that is about to act, after the policy chose the round's actions:
+   * true ends the episode now, without taking the action, with its outcome judged on the current
+   * state (a learned done signal, or a rollout horizon shorter than the task's step cap).
+   */
+  shouldEnd?: (episode: EpisodePlan & { step: number }) => boolean;
   /** Called when an episode ends. */
   onEpisode?: (r: EpisodeResult) => void | Promise<void>;
   /** Creates the worker threads (default: `new Worker`); for embedding, and to test worker deaths. */
@@ -176,8 +195,11 @@ interface Slot {
   needsReset: boolean;
   step: number;
   lastObservation: Observation | null;
+  lastProgress: number | undefined;
   distractors: number;
   pendingAction: Float64Array | null;
+  /** shouldEnd said so: the next round ends the episode instead of acting. */
+  finishNext: boolean;
 }
 
 class WorkerHandle {
@@ -265,7 +287,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
   const slots: Slot[] = [];
   for (let s = 0; s < nSlots; s++) {
     const w = s % nWorkers;
-    slots.push({ worker: w, local: Math.floor(s / nWorkers), plan: null, planIndex: -1, needsReset: false, step: 0, lastObservation: null, distractors: 0, pendingAction: null });
+    slots.push({ worker: w, local: Math.floor(s / nWorkers), plan: null, planIndex: -1, needsReset: false, step: 0, lastObservation: null, lastProgress: undefined, distractors: 0, pendingAction: null, finishNext: false });
   }
   let queue = 0;
   let envSteps = 0;
@@ -275,6 +297,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
       slot.planIndex = queue;
       slot.plan = plans[queue++]!;
       slot.needsReset = true;
+      slot.finishNext = false;
       slot.step = 0;
     } else {
       slot.plan = null;
@@ -301,7 +324,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
     const slotsPerWorker = handles.map((_, w) => slots.filter((s) => s.worker === w).length);
     await Promise.all(
       handles.map((_, w) =>
-        ask(w, { type: 'init', slots: slotsPerWorker[w]!, env: opts.env ?? {}, expertNoise, images: workerImages }),
+        ask(w, { type: 'init', slots: slotsPerWorker[w]!, env: opts.env ?? {}, expertNoise, images: workerImages, progress: opts.progress === true }),
       ),
     );
     slots.forEach(assign);
@@ -313,6 +336,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
       for (const s of slots) {
         if (!s.plan) continue;
         if (s.needsReset) requests[s.worker]!.push({ slot: s.local, reset: s.plan });
+        else if (s.finishNext) requests[s.worker]!.push({ slot: s.local, finish: true });
         else requests[s.worker]!.push({ slot: s.local, action: opts.policy === 'expert' ? null : s.pendingAction });
       }
       const responses = await Promise.all(requests.map((items, w) => (items.length > 0 ? ask(w, { type: 'round', items }) : Promise.resolve(null))));
@@ -325,22 +349,29 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
         for (const r of res.results) {
           const slot = slots.find((s) => s.worker === w && s.local === r.slot)!;
           const plan = slot.plan!;
+          const finished = slot.finishNext;
           if (slot.needsReset) {
             slot.needsReset = false;
             slot.distractors = r.distractors ?? 0;
-          } else {
+          } else if (!finished) {
             envSteps++;
-            if (opts.onTransition) await opts.onTransition({ episode: plan, step: slot.step, observation: slot.lastObservation!, action: r.action!, info: r.info! });
+            if (opts.onTransition) {
+              const t: Transition = { episode: plan, step: slot.step, observation: slot.lastObservation!, action: r.action!, info: r.info! };
+              if (slot.lastProgress !== undefined) t.progress = slot.lastProgress;
+              await opts.onTransition(t);
+            }
             slot.step++;
           }
           if (r.done) {
-            const result: EpisodeResult = { ...plan, outcome: r.outcome!, distractors: slot.distractors };
+            const result: EpisodeResult = { ...plan, outcome: r.outcome!, distractors: slot.distractors, steps: slot.step, endedEarly: finished };
+            if (r.progress !== undefined) result.finalProgress = r.progress;
             results[slot.planIndex] = result;
             if (opts.onEpisode) await opts.onEpisode(result);
             slot.lastObservation = null;
             assign(slot);
           } else {
-            slot.lastObservation = r.observation;
+            slot.lastObservation = r.observation!;
+            slot.lastProgress = r.progress;
             waiting.push({ slot, result: r });
           }
         }
@@ -377,6 +408,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
           x.slot.pendingAction = Float64Array.from(actions[i]!);
         });
       }
+      if (opts.shouldEnd) for (const x of waiting) x.slot.finishNext = opts.shouldEnd({ ...x.slot.plan!, step: x.slot.step }) === true;
     }
   } finally {
     await Promise.all(handles.map((h) => h.close()));

@@ -9,7 +9,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 
-import { TabletopEnv } from './env.js';
+import { taskProgress } from '../evolve/task-progress.js';
+import { TabletopEnv, type PrivilegedState } from './env.js';
 import { ScriptedExpert } from './expert.js';
 import { ObservationRenderer } from './observation-images.js';
 import type { InitRequest, RoundRequest, SlotResult, WorkerImages, WorkerRequest, WorkerResponse } from './worker-protocol.js';
@@ -22,6 +23,9 @@ let experts: (ScriptedExpert | undefined)[] = [];
 let expertNoise = 1;
 let images: WorkerImages = { kind: 'none' };
 let renderer: ObservationRenderer | undefined;
+let withProgress = false;
+/** Each slot's first privileged state of its episode (task progress is relative to it). */
+let starts: (PrivilegedState | undefined)[] = [];
 
 function post(msg: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(msg, transfer);
@@ -33,6 +37,8 @@ async function init(req: InitRequest): Promise<void> {
   for (let i = 0; i < req.slots; i++) envs.push(await TabletopEnv.create({ ...req.env, images: false }));
   experts = envs.map(() => undefined);
   expertNoise = req.expertNoise;
+  withProgress = req.progress;
+  starts = envs.map(() => undefined);
   images = req.images;
   renderer = images.kind === 'native' ? new ObservationRenderer({ width: images.width, height: images.height }, { threadPool: images.threadPool }) : undefined;
   post({ type: 'ready' });
@@ -50,12 +56,22 @@ function round(req: RoundRequest): void {
         const observation = env.reset({ task: item.reset.task, configuration: item.reset.configuration, seed: item.reset.seed });
         experts[item.slot] = new ScriptedExpert(item.reset.seed, { noise: expertNoise });
         const result: SlotResult = { slot: item.slot, observation, done: false, distractors: env.distractorsPlaced };
+        if (withProgress) {
+          const start = env.privileged();
+          starts[item.slot] = start;
+          result.progress = taskProgress(start, start);
+        }
         results.push(result);
         needImage.push({ result, env });
+      } else if (item.finish) {
+        const result: SlotResult = { slot: item.slot, done: true, outcome: env.outcome() };
+        if (withProgress) result.progress = taskProgress(env.privileged(), starts[item.slot]!);
+        results.push(result);
       } else {
         const action = item.action ?? experts[item.slot]!.act(env.privileged());
         const r = env.step(action);
         const result: SlotResult = { slot: item.slot, observation: r.observation, action: r.info.action, info: r.info, done: r.done, ...(r.done ? { outcome: env.outcome() } : {}) };
+        if (withProgress) result.progress = taskProgress(env.privileged(), starts[item.slot]!);
         results.push(result);
         if (!r.done) needImage.push({ result, env });
       }
@@ -68,7 +84,7 @@ function round(req: RoundRequest): void {
     for (const { result, env } of needImage) result.scene = env.liveScene();
   } else if (renderer && needImage.length > 0) {
     const pixels = renderer.render(needImage.map(({ env }) => env.liveScene()));
-    renderer.split(pixels, needImage.length).forEach((image, i) => (needImage[i]!.result.observation.image = image));
+    renderer.split(pixels, needImage.length).forEach((image, i) => (needImage[i]!.result.observation!.image = image));
     post({ type: 'round', results }, [pixels.buffer as ArrayBuffer]);
     return;
   }

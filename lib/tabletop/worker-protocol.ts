@@ -41,6 +41,8 @@ export interface InitRequest {
   /** Scale of the scripted expert's noise (expert.ts). */
   expertNoise: number;
   images: WorkerImages;
+  /** Compute each observation's ground-truth task progress (evolve/task-progress.ts). */
+  progress: boolean;
 }
 
 export interface RoundItem {
@@ -48,6 +50,8 @@ export interface RoundItem {
   reset?: EpisodePlan;
   /** The action to take; null: the scripted expert chooses it. */
   action?: Float64Array | null;
+  /** End the episode now, without acting: the outcome is judged on the current state. */
+  finish?: boolean;
 }
 
 export interface RoundRequest {
@@ -59,7 +63,8 @@ export type WorkerRequest = InitRequest | RoundRequest;
 
 export interface SlotResult {
   slot: number;
-  observation: Observation;
+  /** The new observation (absent when an episode was ended by a finish request). */
+  observation?: Observation;
   scene?: Scene;
   /** The action taken, after clipping (absent after a reset). */
   action?: Float64Array;
@@ -69,6 +74,8 @@ export interface SlotResult {
   outcome?: EpisodeOutcome;
   /** Distractors placed in this episode (after a reset). */
   distractors?: number;
+  /** Ground-truth task progress (0..100) of `observation`, when the rollout asked for it. */
+  progress?: number;
 }
 
 /**

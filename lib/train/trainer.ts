@@ -13,7 +13,6 @@
  * the uninterrupted run would (the batch and flow draws are functions of (seed, step)).
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 
 import { ArgumentError, RangeValueError } from '../errors.js';
 import type { PresetName, ModelConfig } from '../model/config.js';
@@ -25,6 +24,7 @@ import { benchmarkTokenizer } from '../tabletop/vocabulary.js';
 import { Rng, deriveSeed } from '../util/random.js';
 import { DEFAULT_AUGMENT } from './augment.js';
 import { DemoSet, type SampledBatch } from './demo-set.js';
+import { readOptimizerFile, writeOptimizerFile } from './optimizer-file.js';
 import { learningRate } from './schedule.js';
 
 export type Variant = 'sglp' | 'nodrop' | 'baseline';
@@ -98,8 +98,6 @@ interface ResumeState {
   fingerprint: string;
 }
 
-const OPTIM_MAGIC = 'VLATTOPT';
-
 /** The options that must match for a resume to continue the same run. */
 function fingerprint(o: TrainOptions): string {
   return JSON.stringify({
@@ -120,36 +118,6 @@ function fingerprint(o: TrainOptions): string {
 
 function variantConfig(v: Variant): Partial<ModelConfig> {
   return v === 'baseline' ? { use_prompt: false, use_state_expert: false } : {};
-}
-
-async function writeOptimizer(path: string, policy: Policy, state: ResumeState): Promise<void> {
-  const opt = policy.getOptimizerState();
-  const header = new TextEncoder().encode(JSON.stringify({ ...state, adamStep: opt.step, n: opt.m.length }));
-  const buf = new Uint8Array(8 + 4 + header.length + 8 * opt.m.length);
-  buf.set(new TextEncoder().encode(OPTIM_MAGIC), 0);
-  new DataView(buf.buffer).setUint32(8, header.length, true);
-  buf.set(header, 12);
-  const data = new Float32Array(2 * opt.m.length);
-  data.set(opt.m, 0);
-  data.set(opt.v, opt.m.length);
-  buf.set(new Uint8Array(data.buffer), 12 + header.length);
-  await writeFileAtomic(path, buf);
-}
-
-async function readOptimizer(path: string, policy: Policy): Promise<ResumeState> {
-  const bytes = new Uint8Array(await readFile(path));
-  const bad = (why: string): never => {
-    throw new RangeValueError('VLA_VALUE', `${path}: ${why}`);
-  };
-  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== OPTIM_MAGIC) bad('not a vla-ttt optimizer state file');
-  const hl = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  if (12 + hl > bytes.length) bad('truncated header');
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hl))) as ResumeState & { adamStep: number; n: number };
-  if (header.n !== policy.numParams) bad(`holds ${header.n} parameters, the checkpoint has ${policy.numParams}`);
-  if (bytes.length !== 12 + hl + 8 * header.n) bad('truncated data');
-  const data = new Float32Array(bytes.slice(12 + hl).buffer);
-  policy.setOptimizerState({ m: data.subarray(0, header.n), v: data.subarray(header.n), step: header.adamStep });
-  return header;
 }
 
 /** Trains a policy on the demonstrations; see the module comment. */
@@ -175,7 +143,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let resume: ResumeState = { step: 0, elapsedSeconds: 0, lossCurve: [], fingerprint: fingerprint(o) };
   if (o.resume && existsSync(o.out) && existsSync(optimPath)) {
     policy = Policy.load(o.out);
-    resume = await readOptimizer(optimPath, policy);
+    resume = await readOptimizerFile<ResumeState>(optimPath, policy);
     if (resume.fingerprint !== fingerprint(o)) {
       throw new ArgumentError('VLA_ARGUMENT', `train --resume: ${o.out} was trained with other options; use the same data, preset, variant, steps, batch, lr and seed (or train to a new --out)`);
     }
@@ -194,7 +162,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   const save = async (step: number, elapsed: number, curve: LossPoint[]) => {
     const state: ResumeState = { step, elapsedSeconds: elapsed, lossCurve: curve, fingerprint: fingerprint(o) };
-    await writeOptimizer(optimPath, policy, state);
+    await writeOptimizerFile(optimPath, policy, state);
     policy.save(o.out, {
       normalization: normalization.toJSON(),
       trainingStep: String(step),

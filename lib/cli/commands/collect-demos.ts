@@ -1,8 +1,12 @@
 /**
- * `vla-ttt collect-demos`: records scripted-expert demonstrations into a dataset folder
- * (format: docs/dataset.md).
+ * `vla-ttt collect-demos`: records scripted-expert demonstrations (or a checkpoint's rollouts,
+ * --policy FILE) into a dataset folder (format: docs/dataset.md).
  *
  *   vla-ttt collect-demos --tasks base --episodes 50 --shift source --seed 0 --out demos/
+ *   vla-ttt collect-demos --progress --expert-noise 4 --out critic-data/noisy   # critic data
+ *
+ * --progress records each step's ground-truth task progress (evolve/task-progress.ts), the
+ * labels the progress critic trains on; noisy experts and policy rollouts supply the failures.
  *
  * Every step records its observation's RGB frame, 64x64 by default (--width/--height), drawn by
  * the native renderer inside the rollout workers. With --no-images the dataset records states
@@ -11,6 +15,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 
+import { ArgumentError } from '../../errors.js';
 import { DatasetWriter } from '../../tabletop/dataset.js';
 import { EpisodeRecorder } from '../../tabletop/episode-recorder.js';
 import { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE } from '../../tabletop/observation-images.js';
@@ -18,6 +23,7 @@ import { defaultWorkers, planEpisodes, runRollouts } from '../../tabletop/rollou
 import { embodimentIdOf, parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { describeImages, intOption, parseOptions, type CliContext } from '../context.js';
+import { resolvePolicy } from './eval.js';
 
 const CollectOptions = z.object({
   tasks: z.string(),
@@ -32,6 +38,10 @@ const CollectOptions = z.object({
   height: intOption(1, MAX_IMAGE_SIDE),
   images: z.boolean(),
   successesOnly: z.boolean().optional(),
+  progress: z.boolean().optional(),
+  expertNoise: z.coerce.number().finite().min(0).max(20),
+  policy: z.string().min(1).optional(),
+  executeSteps: intOption(1).optional(),
 });
 
 
@@ -51,11 +61,19 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
     .option('--height <n>', 'frame height', String(DEFAULT_IMAGE_SIZE.height))
     .option('--no-images', 'record states and actions only (no frames)')
     .option('--successes-only', 'keep only successful episodes')
+    .option('--progress', 'record the ground-truth task progress of every step (progress-critic labels)')
+    .option('--expert-noise <x>', 'scale of the scripted expert\'s noise (0 = deterministic; larger values fail more often)', '1')
+    .option('--policy <checkpoint>', 'record this checkpoint\'s rollouts instead of the scripted expert\'s')
+    .option('--execute-steps <n>', 'with --policy: actions of each chunk executed before replanning')
     .action(async (raw: unknown) => {
       const o = parseOptions(CollectOptions, raw);
       const tasks = parseTaskList(o.tasks);
       const shift = parseShift(o.shift);
       const image = o.images ? { width: o.width, height: o.height } : null;
+      const resolved = resolvePolicy(o.policy ?? 'expert', o.executeSteps);
+      if ('imageSize' in resolved && (!image || o.width !== resolved.imageSize.width || o.height !== resolved.imageSize.height)) {
+        throw new ArgumentError('VLA_ARGUMENT', `--policy: the checkpoint takes ${resolved.imageSize.width}x${resolved.imageSize.height} images; drop --no-images/--width/--height`);
+      }
       const writer = await DatasetWriter.create(o.out, {
         tasks,
         shift: shift.text,
@@ -69,7 +87,9 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
       let kept = 0;
       let total = 0;
       const result = await runRollouts({
-        policy: 'expert',
+        policy: resolved.policy,
+        expertNoise: o.expertNoise,
+        progress: o.progress === true,
         episodes: planEpisodes(tasks, o.episodes, o.seed),
         env: { shift: shift.text, shiftSeed: o.shiftSeed },
         workers: o.workers,
@@ -88,7 +108,7 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
       await writer.close();
       const successes = result.episodes.filter((e) => e.outcome.success).length;
       ctx.io.stdout(
-        `wrote ${kept} episode(s) to ${o.out} (${successes}/${total} successful${o.successesOnly ? ', failures dropped' : ''}; ${describeImages(image)}); ` +
+        `wrote ${kept} episode(s) of ${resolved.name}${o.policy ? '' : ` (noise ${o.expertNoise})`} to ${o.out} (${successes}/${total} successful${o.successesOnly ? ', failures dropped' : ''}; ${describeImages(image)}${o.progress ? '; task progress recorded' : ''}); ` +
           `${result.envSteps} env steps at ${result.envStepsPerSecond.toFixed(0)} steps/s\n`,
       );
     });
