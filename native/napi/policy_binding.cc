@@ -447,7 +447,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   }
 
   static Napi::Value Load(const Napi::CallbackInfo& info);
-  // NativePolicy.preset(name, vocabSize) -> the config JSON of a preset (tiny, small, base, pi0).
+  // NativePolicy.preset(name, vocabSize) -> the config JSON of a preset (tiny, small, base, pi0, critic-tiny, critic-small).
   static Napi::Value Preset(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
