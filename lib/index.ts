@@ -58,7 +58,10 @@ export type {
 } from './model/policy.js';
 export { Tokenizer, words, PAD_ID, UNK_ID } from './model/tokenizer.js';
 export { presetConfig } from './model/config.js';
-export type { ModelConfig, PresetName, ExpertDims } from './model/config.js';
+export type { ModelConfig, PresetName, CriticPresetName, ModelHead, ExpertDims } from './model/config.js';
+// The pairwise progress critic of EVOLVE-VLA (the same native core with the progress head).
+export { ProgressCritic } from './evolve/progress-critic.js';
+export type { CriticPair, CriticBatch, CriticStepOptions, CriticStepReport, CriticCreateOptions } from './evolve/progress-critic.js';
 export type { ParamGroupName, NativeFlowTargets, NativeParamInfo } from './native/addon-types.js';
 // Test-time training: the trajectory buffer, latent prompt optimization, the offline protocol and
 // the in-loop Adapter.

@@ -1,5 +1,6 @@
 // Writes docs/weights.md: the checkpoint's tensor names and shapes (from the native layout of
-// the `small` preset, with the symbolic sizes), so a PyTorch user can export a compatible model.
+// the `small` preset and of a progress critic, with the symbolic sizes), so a PyTorch user can
+// export a compatible model.
 //   npm run gen:weights
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +20,11 @@ const config = {
 };
 const policy = new addon.NativePolicy({ config: JSON.stringify(config), seed: 0 });
 const layout = policy.layout();
+// The progress critic on the same sizes (3 frames here only so that frames * P has a size of its own).
+const criticConfig = { ...config, head: 'progress', frames: 3, use_prompt: false, use_state_expert: false };
+const criticLayout = new addon.NativePolicy({ config: JSON.stringify(criticConfig), seed: 0 }).layout();
 const symbols = new Map([
+  [27, 'frames*P'], [1, '1'],
   [46, 'Wb'], [92, '2Wb'], [26, 'Wa'], [52, '2Wa'], [22, 'Ws'], [44, '2Ws'],
   [58, 'Fb'], [116, '2Fb'], [38, 'Fa'], [76, '2Fa'], [30, 'Fs'], [60, '2Fs'],
   [48, 'patch_dim'], [9, 'P'], [13, 'V'], [5, 'E'], [11, 'K'], [18, 'Hq*D'], [6, 'Hkv*D'], [4, 'state_dim'], [7, 'action_dim'],
@@ -34,8 +39,9 @@ const sym = (name, shape) =>
     })
     .join(', ');
 
-const rows = layout.map((p) => `| \`${p.name.replace(/^layers\.\d+\./, 'layers.{l}.')}\` | [${sym(p.name, p.shape)}] | ${p.group} |`);
-const unique = [...new Set(rows)];
+const tableOf = (params) => [...new Set(params.map((p) => `| \`${p.name.replace(/^layers\.\d+\./, 'layers.{l}.')}\` | [${sym(p.name, p.shape)}] | ${p.group} |`))];
+const unique = tableOf(layout);
+const critic = tableOf(criticLayout);
 
 const doc = `# Checkpoint format and weight names
 
@@ -69,6 +75,24 @@ ${unique.join('\n')}
 Experts absent from a configuration (\`use_prompt = false\`: no \`prompt\`; \`use_state_expert =
 false\`: no \`layers.{l}.state.*\` and no \`state.*\`) have no tensors.
 
+## Progress critic (head \`progress\`)
+
+A checkpoint whose config has \`"head": "progress"\` is a pairwise progress critic (EVOLVE-VLA;
+\`ProgressCritic\` in TypeScript, presets \`critic-tiny\` and \`critic-small\`). Same file format and
+metadata; the config also holds \`"frames"\` (images per sample, 2 for the critic). It has the
+embeddings and the backbone expert only (no prompt, no action or state expert), then its head:
+
+| name | shape | group |
+|---|---|---|
+${critic.join('\n')}
+
+\`embed.pos\` has a row per patch of every frame (frames*P rows: frame 0's patches, then frame
+1's), so it also tells the frames apart. Tokens per sample: \`[frame 0 patches | frame 1 patches |
+L instruction tokens]\`, all of the backbone expert, attending each other (padding masked), RoPE
+positions 0..frames*P-1 then the instruction's. Output: the mean of the image-patch rows of the last
+layer, \`rmsnorm(mean) * progress.final_norm\`, \`z = progress.out(...)\`, and c = 100 tanh(z) in
+[-100, 100]: how far the last frame advanced the task over the first.
+
 ## Semantics (for a compatible PyTorch implementation)
 
 bench/torch_ref.py implements the same model in PyTorch and loads these files; its parity test is
@@ -92,4 +116,4 @@ the executable specification. In short (methods digest sections 1-2):
   the same without the state token, on the noisy state.
 `;
 writeFileSync(join(root, 'docs/weights.md'), doc);
-console.log(`wrote docs/weights.md (${unique.length} distinct tensor names)`);
+console.log(`wrote docs/weights.md (${unique.length} distinct policy tensor names, ${critic.length} critic)`);

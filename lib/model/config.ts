@@ -1,12 +1,23 @@
 /**
- * The policy's configuration, as the native core reads it (native/model/config.h states the
- * token layout and attention rules). Presets: `tiny` (tests), `small` (the CPU default and the
- * shipped checkpoints), `base`, `pi0` (pi0-scale shapes for GPU benchmarks).
+ * The model's configuration, as the native core reads it (native/model/config.h states the
+ * token layout and attention rules). Policy presets: `tiny` (tests), `small` (the CPU default and
+ * the shipped checkpoints), `base`, `pi0` (pi0-scale shapes for GPU benchmarks). Progress critic
+ * presets (head 'progress', ProgressCritic): `critic-tiny` (tests), `critic-small`.
+ *
+ * @example
+ * ```ts
+ * const cfg = presetConfig('critic-small', tokenizer.size); // { head: 'progress', frames: 2, ... }
+ * ```
  */
 import { addon } from '../native/loader.js';
 import { fromNativeError } from '../errors.js';
 
 export type PresetName = 'tiny' | 'small' | 'base' | 'pi0';
+/** Presets of the pairwise progress critic (ProgressCritic). */
+export type CriticPresetName = 'critic-tiny' | 'critic-small';
+
+/** What the model's output head is: the flow-matching policy, or the pairwise progress critic. */
+export type ModelHead = 'policy' | 'progress';
 
 export interface ExpertDims {
   width: number;
@@ -41,10 +52,21 @@ export interface ModelConfig {
   sample_steps: number;
   rope_theta: number;
   rms_eps: number;
+  /**
+   * Images per observation, 1 to 4 (images are [B, frames, S, S, 3]); default 1. The position
+   * embedding covers every frame's patches, which tells the frames apart. A progress critic has 2
+   * (before, after); the TypeScript Policy takes 1.
+   */
+  frames?: number;
+  /**
+   * 'policy' (default) or 'progress': a pairwise progress critic on the same backbone (no prompt,
+   * no action or state expert; use ProgressCritic). Absent from JSON when 'policy'.
+   */
+  head?: ModelHead;
 }
 
 /** A preset's configuration for a vocabulary of `vocabSize` words, with `overrides` applied. */
-export function presetConfig(name: PresetName, vocabSize: number, overrides: Partial<ModelConfig> = {}): ModelConfig {
+export function presetConfig(name: PresetName | CriticPresetName, vocabSize: number, overrides: Partial<ModelConfig> = {}): ModelConfig {
   try {
     const base = JSON.parse(addon().NativePolicy.preset(name, vocabSize)) as ModelConfig;
     return { ...base, ...overrides };

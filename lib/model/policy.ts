@@ -14,7 +14,7 @@
  * policy.save('adapted.safetensors');
  * ```
  */
-import { ArgumentError, RangeValueError, ShapeError, fromNativeError } from '../errors.js';
+import { ArgumentError, RangeValueError, ShapeError, UnsupportedError } from '../errors.js';
 import type {
   NativeFlowTargets,
   NativeObservations,
@@ -25,6 +25,7 @@ import type {
 } from '../native/addon-types.js';
 import { addon } from '../native/loader.js';
 import { presetConfig, type ModelConfig, type PresetName } from './config.js';
+import { callNative as call, callNativeAsync as callAsync, checkpointMetadata, tokenizerFromMetadata } from './model-io.js';
 import { Tokenizer } from './tokenizer.js';
 import { checkFinite, checkObservation } from './validate.js';
 
@@ -134,19 +135,16 @@ export interface CreateOptions {
   dtype?: 'float32' | 'float64';
 }
 
-function call<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    throw fromNativeError(e);
+/**
+ * A progress critic's config (or checkpoint) is not a policy's; several frames per observation
+ * are not packed by this API yet (one image per observation).
+ */
+function checkPolicyConfig(config: ModelConfig, where: string): void {
+  if ((config.head ?? 'policy') !== 'policy') {
+    throw new ArgumentError('VLA_ARGUMENT', `${where}: this is a progress critic (head '${String(config.head)}'), not a policy; use ProgressCritic (ProgressCritic.create / ProgressCritic.load)`);
   }
-}
-
-async function callAsync<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw fromNativeError(e);
+  if ((config.frames ?? 1) !== 1) {
+    throw new UnsupportedError('VLA_UNSUPPORTED', `${where}: frames = ${String(config.frames)} is not supported by the TypeScript Policy API yet (one image per observation); use frames = 1`);
   }
 }
 
@@ -160,6 +158,7 @@ export class Policy {
   private constructor(native: NativePolicyInstance, tokenizer: Tokenizer, metadata: Record<string, string>) {
     this.native = native;
     this.config = JSON.parse(native.config()) as ModelConfig;
+    checkPolicyConfig(this.config, 'Policy');
     this.tokenizer = tokenizer;
     this.metadata = metadata;
     if (tokenizer.size !== this.config.vocab_size) {
@@ -176,6 +175,7 @@ export class Policy {
       throw new ArgumentError('VLA_ARGUMENT', `Policy.create: 'tokenizer' must be a Tokenizer (the instruction vocabulary), got ${opts.tokenizer === undefined ? 'undefined' : typeof opts.tokenizer}`);
     }
     const config = presetConfig(opts.preset ?? 'small', opts.tokenizer.size, { ...opts.config, vocab_size: opts.tokenizer.size });
+    checkPolicyConfig(config, 'Policy.create');
     const Native = addon().NativePolicy;
     const native = call(() => new Native({ config: JSON.stringify(config), seed: opts.seed ?? 0, dtype: opts.dtype ?? 'float32' }));
     return new Policy(native, opts.tokenizer, {});
@@ -196,6 +196,7 @@ export class Policy {
   /** Loads a checkpoint written by save() (safetensors; see docs/weights.md). */
   static load(path: string): Policy {
     const { policy, metadata } = call(() => addon().NativePolicy.load(path));
+    checkPolicyConfig(JSON.parse(policy.config()) as ModelConfig, `Policy.load(${path})`);
     return new Policy(policy, tokenizerFromMetadata(metadata, path), metadata);
   }
 
@@ -210,10 +211,10 @@ export class Policy {
    * ```
    */
   save(path: string, metadata: Record<string, string> = {}, options: { weights?: 'float32' | 'float16' } = {}): void {
-    if ('vocab' in metadata) throw new ArgumentError('VLA_ARGUMENT', "Policy.save: metadata key 'vocab' is reserved");
+    const meta = checkpointMetadata(metadata, this.tokenizer, 'Policy.save');
     const weights = options.weights ?? 'float32';
     if (weights !== 'float32' && weights !== 'float16') throw new ArgumentError('VLA_ARGUMENT', `Policy.save: weights must be 'float32' or 'float16', got '${String(weights)}'`);
-    call(() => this.native.save(path, { ...metadata, vocab: JSON.stringify(this.tokenizer.vocabulary) }, weights));
+    call(() => this.native.save(path, meta, weights));
   }
 
   get dtype(): 'float32' | 'float64' {
@@ -419,19 +420,4 @@ export class Policy {
 /** The native layer checks the arrays; this catches a batch that is not an object at all. */
 function checkTrainingBatch(batch: unknown, where: string): asserts batch is TrainingBatch {
   if (typeof batch !== 'object' || batch === null) throw new ArgumentError('VLA_ARGUMENT', `${where}: batch must be { observations, actions }, got ${batch === null ? 'null' : typeof batch}`);
-}
-
-function tokenizerFromMetadata(metadata: Record<string, string>, source: string): Tokenizer {
-  const raw = metadata['vocab'];
-  if (raw === undefined) throw new RangeValueError('VLA_VALUE', `${source}: metadata 'vocab' (the tokenizer vocabulary) is missing`);
-  let words: unknown;
-  try {
-    words = JSON.parse(raw);
-  } catch {
-    throw new RangeValueError('VLA_VALUE', `${source}: metadata 'vocab' is not JSON`);
-  }
-  if (!Array.isArray(words) || !words.every((w) => typeof w === 'string')) {
-    throw new RangeValueError('VLA_VALUE', `${source}: metadata 'vocab' must be a JSON array of strings`);
-  }
-  return new Tokenizer(words as string[]);
 }

@@ -70,3 +70,27 @@ export function checkAction(action: unknown, actionDim: number, subject: string)
   if (action.length !== actionDim) throw new ShapeError('VLA_SHAPE', `${subject} has ${action.length} numbers, expected ${actionDim}`);
   checkFinite(action, subject);
 }
+
+/**
+ * Checks one pair of frames for the progress critic: `before` and `after` RGB frames of
+ * image_size^2 * 3 bytes and a text instruction. Errors: ArgumentError for a missing or malformed
+ * field, DTypeError for frames that are not a Uint8Array, ShapeError for a wrong frame size.
+ */
+export function checkCriticPair(p: unknown, imageSize: number, subject: string): asserts p is { before: Uint8Array; after: Uint8Array; instruction: string } {
+  if (typeof p !== 'object' || p === null) {
+    throw new ArgumentError('VLA_ARGUMENT', `${subject} must be an object { before, after, instruction }, got ${kindOf(p)}`);
+  }
+  const pair = p as { before?: unknown; after?: unknown; instruction?: unknown };
+  const bytes = imageSize * imageSize * 3;
+  for (const field of ['before', 'after'] as const) {
+    const frame = pair[field];
+    if (frame === undefined || frame === null) throw new ArgumentError('VLA_ARGUMENT', `${subject} has no '${field}' frame (the critic needs ${imageSize}x${imageSize} RGB frames)`);
+    if (!(frame instanceof Uint8Array || frame instanceof Uint8ClampedArray)) {
+      throw new DTypeError('VLA_DTYPE', `${subject} ${field} is a ${kindOf(frame)}; expected a Uint8Array of RGB bytes`);
+    }
+    if (frame.length !== bytes) {
+      throw new ShapeError('VLA_SHAPE', `${subject} ${field} has ${frame.length} bytes; the critic takes ${imageSize}x${imageSize} RGB frames (${bytes} bytes)`);
+    }
+  }
+  if (typeof pair.instruction !== 'string') throw new ArgumentError('VLA_ARGUMENT', `${subject} instruction must be a string, got ${kindOf(pair.instruction)}`);
+}

@@ -128,6 +128,27 @@ export interface NativeObservations {
   embodiment: Int32Array;
 }
 
+/** A progress critic's batch: B samples of `frames` images each and their instructions. */
+export interface NativeCriticObservations {
+  batch: number;
+  /** [B, frames, S, S, 3] RGB, row 0 at the top. */
+  images: Uint8Array;
+  /** [B, max_text_len] token ids, 0 = padding. */
+  text: Int32Array;
+}
+
+/** One AdamW step of a progress critic. */
+export interface NativeProgressStepResult {
+  /** sum_b w_b ((c_b - y_b) / 100)^2 / sum_b w_b, before the step. */
+  loss: number;
+  /** ((c_b - y_b) / 100)^2 per sample (unweighted), before the step. */
+  perSample: Float64Array;
+  gradNorm: number;
+  clipped: boolean;
+  /** The optimizer's 1-based step count after this step. */
+  step: number;
+}
+
 export interface NativeFlowTargets {
   actions?: Float32Array | Float64Array;
   actionNoise?: Float32Array | Float64Array;
@@ -153,7 +174,7 @@ export interface NativeStepResult extends NativeLossResult {
   step: number;
 }
 
-export type ParamGroupName = 'embed' | 'prompt' | 'backbone' | 'action' | 'state';
+export type ParamGroupName = 'embed' | 'prompt' | 'backbone' | 'action' | 'state' | 'progress';
 
 export interface NativeAdamOptions {
   lr?: number;
@@ -205,6 +226,23 @@ export interface NativePolicyInstance {
   optimizerStep(): number;
   getOptimizerState(): { m: Float32Array | Float64Array; v: Float32Array | Float64Array; step: number };
   setOptimizerState(state: { m: Float32Array | Float64Array; v: Float32Array | Float64Array; step: number }): void;
+  // A progress critic's calls (head 'progress'); they fail on a policy, and the policy's on a critic.
+  /** c [B] in [-100, 100] (the model's dtype): how far each sample's last frame advanced the task over its first. */
+  progress(obs: NativeCriticObservations): Float32Array | Float64Array;
+  progressAsync(obs: NativeCriticObservations): Promise<Float32Array | Float64Array>;
+  /** One AdamW step on the weighted squared error of c / 100 against targets / 100 (weights null: all 1). */
+  progressStep(
+    obs: NativeCriticObservations,
+    targets: Float32Array | Float64Array,
+    weights: Float32Array | Float64Array | null,
+    options?: NativeAdamOptions,
+  ): NativeProgressStepResult;
+  progressStepAsync(
+    obs: NativeCriticObservations,
+    targets: Float32Array | Float64Array,
+    weights: Float32Array | Float64Array | null,
+    options?: NativeAdamOptions,
+  ): Promise<NativeProgressStepResult>;
 }
 
 export interface NativeActOptions {

@@ -53,6 +53,15 @@ void ModelConfig::validate() const {
   require(sample_steps >= 1 && sample_steps <= 1000, "sample_steps", "1 <= sample_steps <= 1000", static_cast<double>(sample_steps));
   require(rope_theta > 1, "rope_theta", "rope_theta > 1", rope_theta);
   require(rms_eps > 0 && rms_eps < 1, "rms_eps", "0 < rms_eps < 1", rms_eps);
+  require(frames >= 1 && frames <= 4, "frames", "1 <= frames <= 4", static_cast<double>(frames));
+  if (head != "policy" && head != "progress")
+    fail(ErrorCode::kValue, "model config: head = '", head, "' is not a known head ('policy' or 'progress')");
+  if (is_progress()) {
+    // The critic's stack is the observation segment alone: no prompt and no state expert to read.
+    require(!use_prompt, "use_prompt", "use_prompt = false for a progress critic (head 'progress')", use_prompt ? 1 : 0);
+    require(!use_state_expert, "use_state_expert", "use_state_expert = false for a progress critic (head 'progress')",
+            use_state_expert ? 1 : 0);
+  }
 }
 
 JsonValue ModelConfig::to_json() const {
@@ -88,6 +97,8 @@ JsonValue ModelConfig::to_json() const {
   };
   // Written only when off, so configs without the switch serialize exactly as before.
   if (!action_sees_state) members.emplace_back("action_sees_state", JsonValue::boolean(false));
+  if (frames != 1) members.emplace_back("frames", num(static_cast<double>(frames)));
+  if (head != "policy") members.emplace_back("head", JsonValue::string(head));
   return JsonValue::object(std::move(members));
 }
 
@@ -117,6 +128,8 @@ ModelConfig ModelConfig::from_json(const JsonValue& v, const std::string& what) 
       {"sample_steps", [&](const JsonValue& x, const std::string& w) { c.sample_steps = x.as_int(w, 1, big); }},
       {"rope_theta", [&](const JsonValue& x, const std::string& w) { c.rope_theta = x.as_number(w); }},
       {"rms_eps", [&](const JsonValue& x, const std::string& w) { c.rms_eps = x.as_number(w); }},
+      {"frames", [&](const JsonValue& x, const std::string& w) { c.frames = x.as_int(w, 1, big); }},
+      {"head", [&](const JsonValue& x, const std::string& w) { c.head = x.as_string(w); }},
   };
   auto expert = [&](ExpertDims* e) {
     return [&, e](const JsonValue& x, const std::string& w) {
@@ -185,8 +198,26 @@ ModelConfig ModelConfig::preset_named(const std::string& name, int64_t vocab_siz
     c.action = {1024, 4096};
     c.state = {1024, 4096};
     c.horizon = 50;
+  } else if (name == "critic-tiny" || name == "critic-small") {
+    // Progress critics: the backbone stack alone over two frames and the instruction.
+    c.head = "progress";
+    c.frames = 2;
+    c.use_prompt = false;
+    c.use_state_expert = false;
+    if (name == "critic-tiny") {
+      c.image_size = 16;
+      c.patch_size = 8;
+      c.max_text_len = 4;
+      c.depth = 2;
+      c.num_heads = 2;
+      c.num_kv_heads = 1;
+      c.head_dim = 8;
+      c.backbone = {16, 24};
+    }
+    // critic-small: the small preset's backbone (image 64, patch 8, depth 4, 4 heads of 32 with
+    // 2 kv heads, width 128, MLP 512, 16 text tokens).
   } else {
-    fail(ErrorCode::kValue, "model config: unknown preset '", name, "' (tiny, small, base, pi0)");
+    fail(ErrorCode::kValue, "model config: unknown preset '", name, "' (tiny, small, base, pi0, critic-tiny, critic-small)");
   }
   c.validate();
   return c;

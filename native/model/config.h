@@ -12,6 +12,10 @@
 //                       and the whole action-expert block;
 //   state-expert row:  observations, prompts and itself.
 // Observation rows never see the prompt, so their activations do not depend on it.
+//
+// A progress critic (head = "progress", EVOLVE-VLA) is the same stack with only the observation
+// segment: `frames` images per sample, then the instruction; no prompt, no action or state
+// expert. Its head reads the mean of the image-patch rows of the last layer (policy.h).
 #pragma once
 
 #include <cstdint>
@@ -60,8 +64,15 @@ struct ModelConfig {
   // Numerics.
   double rope_theta = 10000.0;
   double rms_eps = 1e-6;
+  // Images per observation, [B, frames, S, S, 3] (a critic compares two frames). The position
+  // embedding covers every frame's patches, so it also tells the frames apart (the frame embedding).
+  int64_t frames = 1;
+  // "policy" (flow-matching action head) or "progress" (the pairwise progress critic's head).
+  std::string head = "policy";
 
-  int64_t num_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
+  bool is_progress() const { return head == "progress"; }
+  int64_t patches_per_frame() const { return (image_size / patch_size) * (image_size / patch_size); }
+  int64_t num_patches() const { return frames * patches_per_frame(); }
   int64_t patch_dim() const { return patch_size * patch_size * 3; }
   int64_t prompt_len() const { return use_prompt ? num_prompt_tokens : 0; }
   int64_t obs_len() const { return num_patches() + max_text_len; }
@@ -77,7 +88,8 @@ struct ModelConfig {
   JsonValue to_json() const;
   // Reads a config written by to_json(); unknown keys are rejected (a typo must not pass silently).
   static ModelConfig from_json(const JsonValue& v, const std::string& what);
-  // tiny (tests), small (CPU default), base, pi0 (pi0-scale shapes for GPU benchmarks).
+  // tiny (tests), small (CPU default), base, pi0 (pi0-scale shapes for GPU benchmarks); the
+  // progress critics critic-tiny (tests) and critic-small.
   static ModelConfig preset_named(const std::string& name, int64_t vocab_size);
 };
 

@@ -31,9 +31,14 @@ int64_t mlp_of(const ModelConfig& c, Seg s) {
   return e == Expert::kBackbone ? c.backbone.mlp_dim : e == Expert::kAction ? c.action.mlp_dim : c.state.mlp_dim;
 }
 
+// An expert's layer list may be empty (a progress critic has the backbone only): only segments
+// of experts the model has may be active.
 template <typename T>
 const ExpertLayerView<T>& layer_of(const ParamsView<T>& p, Seg s, int64_t l) {
-  return p.layers[static_cast<int>(expert_of(s))][static_cast<size_t>(l)];
+  const auto& layers = p.layers[static_cast<int>(expert_of(s))];
+  if (static_cast<size_t>(l) >= layers.size())
+    fail(ErrorCode::kInternal, "mot: segment ", static_cast<int>(s), " is active but its expert has no layer ", l);
+  return layers[static_cast<size_t>(l)];
 }
 
 // Row copies and sums between a segment's rows [B, len, row] and its slice of the key rows

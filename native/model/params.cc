@@ -14,6 +14,7 @@ const char* param_group_name(ParamGroup g) {
     case ParamGroup::kBackbone: return "backbone";
     case ParamGroup::kAction: return "action";
     case ParamGroup::kState: return "state";
+    case ParamGroup::kProgress: return "progress";
   }
   return "?";
 }
@@ -41,6 +42,7 @@ ParamLayout::ParamLayout(const ModelConfig& cfg) : cfg_(cfg) {
 
   add("embed.patch.weight", Shape{wb, cfg.patch_dim()}, ParamGroup::kEmbed, lin_std(cfg.patch_dim()));
   add("embed.patch.bias", Shape{wb}, ParamGroup::kEmbed, 0, true, 0);
+  // One row per patch of every frame: the frames are told apart by their position rows.
   add("embed.pos", Shape{cfg.num_patches(), wb}, ParamGroup::kEmbed, 0.02);
   add("embed.text", Shape{cfg.vocab_size, wb}, ParamGroup::kEmbed, 1.0);
   if (cfg.use_prompt) add("prompt", Shape{cfg.num_embodiments, cfg.num_prompt_tokens, wb}, ParamGroup::kPrompt, 1.0);
@@ -51,8 +53,9 @@ ParamLayout::ParamLayout(const ModelConfig& cfg) : cfg_(cfg) {
     ParamGroup group;
     bool present;
   };
+  const bool policy = !cfg.is_progress();
   const E experts[] = {{"backbone", cfg.backbone, ParamGroup::kBackbone, true},
-                       {"action", cfg.action, ParamGroup::kAction, true},
+                       {"action", cfg.action, ParamGroup::kAction, policy},
                        {"state", cfg.state, ParamGroup::kState, cfg.use_state_expert}};
   for (int64_t l = 0; l < cfg.depth; ++l) {
     for (const E& e : experts) {
@@ -84,8 +87,14 @@ ParamLayout::ParamLayout(const ModelConfig& cfg) : cfg_(cfg) {
     add(p + "out_proj.weight", Shape{x_dim, w}, g, lin_std(w));
     add(p + "out_proj.bias", Shape{x_dim}, g, 0, true, 0);
   };
-  head("action.", cfg.action.width, cfg.action_dim, true, ParamGroup::kAction);
-  if (cfg.use_state_expert) head("state.", cfg.state.width, cfg.state_dim, false, ParamGroup::kState);
+  if (policy) {
+    head("action.", cfg.action.width, cfg.action_dim, true, ParamGroup::kAction);
+    if (cfg.use_state_expert) head("state.", cfg.state.width, cfg.state_dim, false, ParamGroup::kState);
+  } else {
+    add("progress.final_norm.weight", Shape{wb}, ParamGroup::kProgress, 0, true, 1.0);
+    add("progress.out.weight", Shape{1, wb}, ParamGroup::kProgress, lin_std(wb));
+    add("progress.out.bias", Shape{1}, ParamGroup::kProgress, 0, true, 0);
+  }
 }
 
 const ParamInfo* ParamLayout::find(const std::string& name) const {
@@ -135,8 +144,14 @@ ParamsView<T> ParamLayout::view(T* base) const {
     h->out_w = at(p + "out_proj.weight");
     h->out_b = at(p + "out_proj.bias");
   };
-  head("action.", &v.action_head);
-  if (cfg_.use_state_expert) head("state.", &v.state_head);
+  if (cfg_.is_progress()) {
+    v.progress_norm = at("progress.final_norm.weight");
+    v.progress_out_w = at("progress.out.weight");
+    v.progress_out_b = at("progress.out.bias");
+  } else {
+    head("action.", &v.action_head);
+    if (cfg_.use_state_expert) head("state.", &v.state_head);
+  }
   return v;
 }
 

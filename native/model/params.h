@@ -20,6 +20,7 @@ enum class ParamGroup : int {
   kBackbone = 2,  // backbone expert layers
   kAction = 3,    // action expert layers and action head
   kState = 4,     // state-grounding expert layers and state head
+  kProgress = 5,  // the progress critic's head (final norm and output projection)
 };
 const char* param_group_name(ParamGroup g);
 
@@ -73,6 +74,10 @@ struct ParamsView {
   // One per layer, indexed by Expert (backbone, action, state); state is empty without it.
   std::vector<ExpertLayerView<T>> layers[3];
   FlowHeadView<T> action_head, state_head;
+  // Progress critic (head 'progress'; null otherwise): z = out . rmsnorm(pooled) * norm + bias.
+  T* progress_norm = nullptr;   // [wb]
+  T* progress_out_w = nullptr;  // [1, wb]
+  T* progress_out_b = nullptr;  // [1]
 };
 
 class ParamLayout {

@@ -161,7 +161,9 @@ struct Policy<T>::Workspace {
     for (int s = 0; s < kNumSegs; ++s)
       if (present[s]) {
         Seg sg = static_cast<Seg>(s);
-        allocate_segment(a, c, B, Tk, sg, saved[s], sg == Seg::kAction || sg == Seg::kState, &seg[s]);
+        // A head reads the last layer of the action and state rows, and of a critic's observation rows.
+        const bool tail = sg == Seg::kAction || sg == Seg::kState || c.is_progress();
+        allocate_segment(a, c, B, Tk, sg, saved[s], tail, &seg[s]);
       }
     patches = alloc<T>(a, B * c.num_patches() * c.patch_dim(), "patches");
     patch_rows = alloc<T>(a, B * c.num_patches() * c.backbone.width, "patch_rows");
@@ -238,11 +240,33 @@ int64_t Policy<T>::native_bytes() const {
 }
 
 template <typename T>
+void Policy<T>::require_head(bool progress, const char* what) const {
+  if (progress && !cfg_.is_progress())
+    fail(ErrorCode::kArgument, what, ": this model is a policy (head 'policy'); progress calls need a progress critic (head 'progress')");
+  if (!progress && cfg_.is_progress())
+    fail(ErrorCode::kArgument, what,
+         ": this model is a progress critic (head 'progress'); use progress(), progress_loss_and_grads() or progress_step()");
+}
+
+template <typename T>
 void Policy<T>::validate(const ObsBatch<T>& o) const {
+  const int64_t L = cfg_.max_text_len;
+  if (cfg_.is_progress()) {
+    if (o.B < 1) fail(ErrorCode::kArgument, "progress critic: the batch is empty (B = ", o.B, ")");
+    if (!o.images || !o.text)
+      fail(ErrorCode::kArgument, "progress critic: images [B, frames, S, S, 3] and text are required");
+    if (o.encodings) fail(ErrorCode::kArgument, "progress critic: observation encodings are not supported; pass images");
+    for (int64_t b = 0; b < o.B; ++b)
+      for (int64_t j = 0; j < L; ++j) {
+        int32_t id = o.text[b * L + j];
+        if (id < 0 || id >= cfg_.vocab_size)
+          fail(ErrorCode::kValue, "progress critic: text[", b, ", ", j, "] = ", id, " is outside the vocabulary [0, ", cfg_.vocab_size, ")");
+      }
+    return;
+  }
   if (o.B < 1) fail(ErrorCode::kArgument, "policy: the batch is empty (B = ", o.B, ")");
   if ((!o.images && !o.encodings) || !o.text || !o.state || !o.embodiment)
     fail(ErrorCode::kArgument, "policy: images (or observation encodings), text, state and embodiment are all required");
-  const int64_t L = cfg_.max_text_len;
   for (int64_t b = 0; b < o.B; ++b) {
     int32_t e = o.embodiment[b];
     if (e < 0 || e >= cfg_.num_embodiments)
@@ -297,16 +321,18 @@ template <typename T>
 void embed_observations(const ModelConfig& c, const ParamsView<T>& p, const ObsBatch<T>& o, T* patches, T* patch_rows,
                         T* text_rows, T* x0) {
   const int64_t B = o.B, S = c.image_size, ps = c.patch_size, G = S / ps, P = c.num_patches(), pd = c.patch_dim();
-  const int64_t wb = c.backbone.width, L = c.max_text_len, Tobs = c.obs_len();
+  const int64_t wb = c.backbone.width, L = c.max_text_len, Tobs = c.obs_len(), F = c.frames, PF = c.patches_per_frame();
+  // Images [B, frames, S, S, 3]: sample b's patch rows are [frame 0's | frame 1's | ...].
   for (int64_t b = 0; b < B; ++b)
-    for (int64_t gy = 0; gy < G; ++gy)
-      for (int64_t gx = 0; gx < G; ++gx) {
-        T* dst = patches + ((b * P) + gy * G + gx) * pd;
-        for (int64_t dy = 0; dy < ps; ++dy) {
-          const uint8_t* src = o.images + ((b * S + gy * ps + dy) * S + gx * ps) * 3;
-          for (int64_t k = 0; k < ps * 3; ++k) dst[dy * ps * 3 + k] = static_cast<T>(src[k]) * T(1.0 / 127.5) - T(1);
+    for (int64_t f = 0; f < F; ++f)
+      for (int64_t gy = 0; gy < G; ++gy)
+        for (int64_t gx = 0; gx < G; ++gx) {
+          T* dst = patches + ((b * P) + f * PF + gy * G + gx) * pd;
+          for (int64_t dy = 0; dy < ps; ++dy) {
+            const uint8_t* src = o.images + (((b * F + f) * S + gy * ps + dy) * S + gx * ps) * 3;
+            for (int64_t k = 0; k < ps * 3; ++k) dst[dy * ps * 3 + k] = static_cast<T>(src[k]) * T(1.0 / 127.5) - T(1);
+          }
         }
-      }
   linear_rows<T>(patches, p.patch_w, p.patch_b, patch_rows, B * P, pd, wb);
   embedding_forward<T>(o.text, p.text, text_rows, B * L, c.vocab_size, wb);
   for (int64_t b = 0; b < B; ++b) {
@@ -398,6 +424,7 @@ void move_encodings(const ModelConfig& c, KvCache<T>& kv, int64_t off, int64_t B
 
 template <typename T>
 void Policy<T>::encode_observations(const ObsBatch<T>& o, T* out) {
+  require_head(false, "encode_observations");
   validate(o);
   if (!o.images) fail(ErrorCode::kArgument, "encode_observations: images are required");
   const ModelConfig& c = cfg_;
@@ -415,6 +442,7 @@ void Policy<T>::encode_observations(const ObsBatch<T>& o, T* out) {
 template <typename T>
 void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out, const uint8_t* drop_prompt,
                     T* encodings_out) {
+  require_head(false, "act");
   validate(o);
   const ModelConfig& c = cfg_;
   const int64_t B = o.B, H = c.horizon, A = c.action_dim, w = c.action.width;
@@ -482,6 +510,7 @@ void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out,
 template <typename T>
 LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>& f, const LossOptions& opt, bool want_grads,
                                      T* action_field_out) {
+  require_head(false, "loss_and_grads");
   validate(o);
   const ModelConfig& c = cfg_;
   const int64_t B = o.B, H = c.horizon, A = c.action_dim, SD = c.state_dim;
@@ -643,6 +672,7 @@ LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>&
 
 template <typename T>
 void Policy<T>::predict(const ObsBatch<T>& o, const T* x_t, const T* t, const uint8_t* drop_prompt, T* out) {
+  require_head(false, "predict");
   // With eps = actions = x_t the interpolation reproduces x_t for any t (up to one rounding).
   FlowTargets<T> f;
   f.actions = x_t;
@@ -657,6 +687,7 @@ void Policy<T>::predict(const ObsBatch<T>& o, const T* x_t, const T* t, const ui
 template <typename T>
 StepResult Policy<T>::step(const ObsBatch<T>& o, const FlowTargets<T>& f, const LossOptions& opt, const StepOptions& s,
                            bool prompt_only_embodiments) {
+  require_head(false, "step");
   validate_adamw_hyper(s.adam, "policy step");
   // Only the trained groups' ranges of the flat buffer are touched: the others' gradients are
   // never written by loss_and_grads, and their AdamW state stays as it is (a masked update).
@@ -678,6 +709,14 @@ StepResult Policy<T>::step(const ObsBatch<T>& o, const FlowTargets<T>& f, const 
       std::fill(prompt_mask.begin() + e * block, prompt_mask.begin() + (e + 1) * block, uint8_t(1));
     }
   }
+  clip_and_update(ranges, s, prompt_begin, prompt_mask, "policy step", r);
+  return r;
+}
+
+template <typename T>
+void Policy<T>::clip_and_update(const std::vector<std::pair<int64_t, int64_t>>& ranges, const StepOptions& s,
+                                int64_t prompt_begin, const std::vector<uint8_t>& prompt_mask, const char* what,
+                                StepResult& r) {
   auto masked_out = [&](int64_t i) {
     return prompt_begin >= 0 && i >= prompt_begin && i < prompt_begin + static_cast<int64_t>(prompt_mask.size()) &&
            !prompt_mask[static_cast<size_t>(i - prompt_begin)];
@@ -688,7 +727,7 @@ StepResult Policy<T>::step(const ObsBatch<T>& o, const FlowTargets<T>& f, const 
       if (masked_out(i)) continue;
       double gv = static_cast<double>(grads_[i]);
       if (!std::isfinite(gv))
-        fail(ErrorCode::kValue, "policy step: a non-finite gradient (", gv, ") at parameter element ", i,
+        fail(ErrorCode::kValue, what, ": a non-finite gradient (", gv, ") at parameter element ", i,
              "; the parameters were not changed");
       sq += gv * gv;
     }
@@ -712,6 +751,155 @@ StepResult Policy<T>::step(const ObsBatch<T>& o, const FlowTargets<T>& f, const 
     }
     adamw_step<T>(params_.data() + b, grads_.data() + b, adam_m_.data() + b, adam_v_.data() + b, mask, e - b, h);
   }
+}
+
+// ---- the progress critic ----
+
+template <typename T>
+struct Policy<T>::ProgressActs {
+  Workspace* ws = nullptr;
+  std::vector<T> pooled;  // [B, wb] mean of the image-patch rows of x[depth]
+  std::vector<T> normed;  // [B, wb] rmsnorm(pooled) * final_norm
+  std::vector<T> rstd;    // [B]
+  std::vector<T> z;       // [B] pre-tanh score
+  std::vector<T> c;       // [B] 100 tanh(z)
+};
+
+namespace {
+
+// Targets in [-100, 100]; weights finite, >= 0 and not all 0 (a zero total weight has no mean).
+template <typename T>
+void check_progress_targets(const char* what, int64_t B, const T* targets, const T* weights) {
+  if (!targets) fail(ErrorCode::kArgument, what, ": targets [B] are required");
+  for (int64_t b = 0; b < B; ++b) {
+    const double y = static_cast<double>(targets[b]);
+    if (!std::isfinite(y)) fail(ErrorCode::kValue, what, ": targets[", b, "] is not finite (", y, ")");
+    if (y < -100 || y > 100) fail(ErrorCode::kValue, what, ": targets[", b, "] = ", y, " is not in [-100, 100]");
+  }
+  if (!weights) return;
+  double sum = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const double w = static_cast<double>(weights[b]);
+    if (!std::isfinite(w)) fail(ErrorCode::kValue, what, ": weights[", b, "] is not finite (", w, ")");
+    if (w < 0) fail(ErrorCode::kValue, what, ": weights[", b, "] = ", w, " is negative");
+    sum += w;
+  }
+  if (!(sum > 0)) fail(ErrorCode::kValue, what, ": weights are all 0 (the weighted mean is undefined)");
+}
+
+}  // namespace
+
+template <typename T>
+void Policy<T>::progress_forward(const ObsBatch<T>& o, bool save, ProgressActs& a) {
+  validate(o);
+  const ModelConfig& c = cfg_;
+  const int64_t B = o.B, P = c.num_patches(), Tobs = c.obs_len(), wb = c.backbone.width;
+  // The observation segment alone; its last layer's MLP runs (tail) since the head reads x[depth].
+  Workspace& ws = save ? workspace("progress-grad", B, {Seg::kObs}, {}, {{Seg::kObs, true}})
+                       : workspace("progress", B, {Seg::kObs}, {{Seg::kObs, false}}, {});
+  a.ws = &ws;
+  ParamsView<T> p = param_view();
+  SampleTokens tokens{o.text, nullptr};
+  SegmentActs<T>& obs = ws.seg[static_cast<int>(Seg::kObs)];
+  embed_observations(c, p, o, ws.patches, ws.patch_rows, ws.text_rows, obs.x[0]);
+  build_query_mask(c, ws.keys, Seg::kObs, {Seg::kObs}, tokens, B, obs.mask);
+  build_positions(c, Seg::kObs, tokens, B, obs.positions);
+  mot_forward(c, p, B, ws.keys, ws.kv, {&obs});
+
+  const T* x = obs.x[c.depth];
+  a.pooled.assign(static_cast<size_t>(B * wb), T(0));
+  a.normed.assign(static_cast<size_t>(B * wb), T(0));
+  a.rstd.assign(static_cast<size_t>(B), T(0));
+  a.z.assign(static_cast<size_t>(B), T(0));
+  a.c.assign(static_cast<size_t>(B), T(0));
+  const T inv_p = T(1) / static_cast<T>(P);
+  for (int64_t b = 0; b < B; ++b) {
+    T* dst = a.pooled.data() + b * wb;
+    for (int64_t i = 0; i < P; ++i) {
+      const T* row = x + (b * Tobs + i) * wb;
+      for (int64_t j = 0; j < wb; ++j) dst[j] += row[j];
+    }
+    for (int64_t j = 0; j < wb; ++j) dst[j] *= inv_p;
+  }
+  rmsnorm_forward<T>(a.pooled.data(), p.progress_norm, static_cast<T>(c.rms_eps), a.normed.data(), a.rstd.data(), B, wb);
+  linear_rows<T>(a.normed.data(), p.progress_out_w, p.progress_out_b, a.z.data(), B, wb, 1);
+  for (int64_t b = 0; b < B; ++b) a.c[b] = T(100) * std::tanh(a.z[b]);
+}
+
+template <typename T>
+void Policy<T>::progress(const ObsBatch<T>& o, T* out) {
+  require_head(true, "progress");
+  ProgressActs a;
+  progress_forward(o, false, a);
+  std::memcpy(out, a.c.data(), static_cast<size_t>(o.B) * sizeof(T));
+}
+
+template <typename T>
+LossResult Policy<T>::progress_loss_and_grads(const ObsBatch<T>& o, const T* targets, const T* weights, bool want_grads,
+                                              T* values_out) {
+  require_head(true, "progress_loss_and_grads");
+  check_progress_targets("progress_loss_and_grads", o.B, targets, weights);
+  ProgressActs a;
+  progress_forward(o, want_grads, a);
+  const ModelConfig& c = cfg_;
+  const int64_t B = o.B, P = c.num_patches(), Tobs = c.obs_len(), wb = c.backbone.width;
+  LossResult res;
+  double wsum = 0, total = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const double w = weights ? static_cast<double>(weights[b]) : 1.0;
+    const double d = (static_cast<double>(a.c[b]) - static_cast<double>(targets[b])) / 100.0;
+    res.progress_per_sample.push_back(d * d);
+    total += w * d * d;
+    wsum += w;
+  }
+  res.progress = res.total = total / wsum;
+  if (values_out) std::memcpy(values_out, a.c.data(), static_cast<size_t>(B) * sizeof(T));
+  if (!want_grads) return res;
+
+  // Backward: loss -> c -> z -> the head's weights and the pooled rows -> the stack -> embeddings.
+  Workspace& ws = *a.ws;
+  ParamsView<T> p = param_view();
+  ParamsView<T> g = layout_.view(grads_.data());
+  std::vector<T> dz(static_cast<size_t>(B)), dnormed(static_cast<size_t>(B * wb), T(0)), dpooled(static_cast<size_t>(B * wb), T(0));
+  for (int64_t b = 0; b < B; ++b) {
+    const double w = weights ? static_cast<double>(weights[b]) : 1.0;
+    const double dc = 2.0 * w * (static_cast<double>(a.c[b]) - static_cast<double>(targets[b])) / (100.0 * 100.0 * wsum);
+    const double th = std::tanh(static_cast<double>(a.z[b]));
+    dz[b] = static_cast<T>(dc * 100.0 * (1.0 - th * th));
+  }
+  linear_rows_backward<T>(dz.data(), a.normed.data(), p.progress_out_w, dnormed.data(), g.progress_out_w, g.progress_out_b, B, wb, 1);
+  rmsnorm_backward<T>(dnormed.data(), a.pooled.data(), p.progress_norm, a.rstd.data(), dpooled.data(), g.progress_norm, B, wb);
+  Arena& scratch = ws.scratch;
+  const int64_t mark = scratch.mark();
+  T* dout = alloc<T>(scratch, B * Tobs * wb, "dout");
+  T* dx0 = alloc<T>(scratch, B * Tobs * wb, "dx0");
+  zero(dout, B * Tobs * wb);
+  zero(dx0, B * Tobs * wb);
+  const T inv_p = T(1) / static_cast<T>(P);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < P; ++i)
+      for (int64_t j = 0; j < wb; ++j) dout[(b * Tobs + i) * wb + j] = dpooled[b * wb + j] * inv_p;
+  SegmentActs<T>& obs = ws.seg[static_cast<int>(Seg::kObs)];
+  SegmentGrad<T> sg;
+  sg.dout = dout;
+  sg.dx0 = dx0;
+  sg.weight_grads = true;
+  mot_backward(c, p, g, B, ws.keys, ws.kv, {&obs}, {sg}, GradientRouting{}, scratch);
+  embed_observations_backward(c, g, o, ws.patches, dx0, scratch);
+  scratch.reset(mark);
+  return res;
+}
+
+template <typename T>
+StepResult Policy<T>::progress_step(const ObsBatch<T>& o, const T* targets, const T* weights, const StepOptions& s) {
+  require_head(true, "progress_step");
+  validate_adamw_hyper(s.adam, "progress_step");
+  // Every parameter of a critic trains (embed, backbone, progress).
+  const auto ranges = layout_.ranges_for({ParamGroup::kEmbed, ParamGroup::kBackbone, ParamGroup::kProgress});
+  for (auto [b, e] : ranges) std::fill(grads_.begin() + b, grads_.begin() + e, T(0));
+  StepResult r;
+  r.loss = progress_loss_and_grads(o, targets, weights, true);
+  clip_and_update(ranges, s, -1, {}, "progress_step", r);
   return r;
 }
 

@@ -5,6 +5,10 @@
 // predict the field v(x_t, t) with target u = eps - a. Acting integrates dx/dt = v from t = 1 to
 // 0 with Euler steps dt = -1/steps, encoding the prefix once (KV cache) and re-running only the
 // action expert's tokens at each step.
+//
+// A model with head 'progress' (config.h) is a pairwise progress critic (EVOLVE-VLA) on the same
+// core: progress() / progress_loss_and_grads() / progress_step() are its calls, and the policy's
+// calls (act, predict, encode_observations, loss_and_grads, step) fail on it, and vice versa.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +34,8 @@ namespace vla {
 template <typename T>
 struct ObsBatch {
   int64_t B = 0;
-  const uint8_t* images = nullptr;      // [B, S, S, 3] RGB, row 0 at the top
+  const uint8_t* images = nullptr;      // [B, frames, S, S, 3] RGB, row 0 at the top
+  // state and embodiment are the policy's; a progress critic reads neither (they may be null).
   const int32_t* text = nullptr;        // [B, L] instruction token ids, 0 = <pad>
   const T* state = nullptr;             // [B, state_dim] end-effector xyz, gripper opening
   const int32_t* embodiment = nullptr;  // [B] prompt block for each sample, in [0, num_embodiments)
@@ -61,6 +66,10 @@ struct LossOptions {
 struct LossResult {
   double total = 0, action = 0, state = 0;
   std::vector<double> action_per_sample, state_per_sample;  // unweighted per-sample losses
+  // Progress critic: the weighted loss (also `total`) and the unweighted per-sample losses
+  // ((c_b - y_b) / 100)^2.
+  double progress = 0;
+  std::vector<double> progress_per_sample;
 };
 
 struct StepOptions {
@@ -94,7 +103,7 @@ class Policy {
   ParamsView<T> param_view() { return layout_.view(params_.data()); }
 
   // Checks a batch (sizes, ids, embodiment ids, finite state); fails with kValue/kArgument naming
-  // the field and the sample.
+  // the field and the sample. A progress critic needs images and text only.
   void validate(const ObsBatch<T>& obs) const;
 
   // Samples action chunks: out [B, H, A]. `noise` [B, H, A] is the starting x_1 (null: drawn from
@@ -125,6 +134,24 @@ class Policy {
   StepResult step(const ObsBatch<T>& obs, const FlowTargets<T>& f, const LossOptions& o, const StepOptions& s,
                   bool prompt_only_embodiments = false);
 
+  // ---- the progress critic (head 'progress') ----
+  //
+  // c_b = 100 tanh(z_b), z_b = out_w . rmsnorm(mean of the frames * P image-patch rows of
+  // x[depth]) * final_norm + out_b: how far frame B (the later) advanced the task over frame A,
+  // in [-100, 100]. The observation rows attend each other only (text padding masked).
+
+  // out [B] = c.
+  void progress(const ObsBatch<T>& obs, T* out);
+  // loss = sum_b w_b ((c_b - y_b) / 100)^2 / sum_b w_b with targets y [B] in [-100, 100] and
+  // weights w [B] (finite, >= 0, not all 0; null: all 1). With `grads`, the gradients of every
+  // critic group (embed, backbone, progress) ACCUMULATE into grads(). `values_out` [B]
+  // (optional) receives c.
+  LossResult progress_loss_and_grads(const ObsBatch<T>& obs, const T* targets, const T* weights, bool grads,
+                                     T* values_out = nullptr);
+  // Zeroes grads(), progress_loss_and_grads, clips by global norm (s.max_grad_norm > 0), then one
+  // AdamW step on every parameter. A non-finite gradient fails with kValue before any change.
+  StepResult progress_step(const ObsBatch<T>& obs, const T* targets, const T* weights, const StepOptions& s);
+
   void zero_grads();
   // Forgets AdamW's moments and step count (a new adaptation run starts fresh).
   void reset_optimizer();
@@ -142,6 +169,16 @@ class Policy {
   struct Workspace;
   Workspace& workspace(const std::string& key, int64_t B, const std::vector<Seg>& layout,
                        const std::vector<std::pair<Seg, bool>>& pass1, const std::vector<std::pair<Seg, bool>>& pass2);
+
+  // Fails with kArgument when the method belongs to the other head ('policy' or 'progress').
+  void require_head(bool progress, const char* what) const;
+  // The observation segment's forward for the critic (save: keep activations for a backward).
+  struct ProgressActs;
+  void progress_forward(const ObsBatch<T>& obs, bool save, ProgressActs& acts);
+  // The shared end of step() and progress_step(): finite check, global norm and clipping, AdamW
+  // over `ranges` (prompt_mask: 1 per element of the prompt tensor at prompt_begin to update).
+  void clip_and_update(const std::vector<std::pair<int64_t, int64_t>>& ranges, const StepOptions& s,
+                       int64_t prompt_begin, const std::vector<uint8_t>& prompt_mask, const char* what, StepResult& r);
 
   ModelConfig cfg_;
   ParamLayout layout_;

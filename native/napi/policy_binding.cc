@@ -6,6 +6,9 @@
 // Observations are { batch, images: Uint8Array [B*S*S*3], text: Int32Array [B*L],
 // state: Float32Array|Float64Array [B*state_dim], embodiment: Int32Array [B] }; float arrays use
 // the policy's dtype. Arrays are read in place and stay referenced until an async call settles.
+// A progress critic (head 'progress') takes { batch, images [B*frames*S*S*3], text [B*L] } in its
+// own calls (progress, progressAsync, progressStep, progressStepAsync); each head's calls fail on
+// the other head's model.
 #include "napi/policy_binding.h"
 
 #include <cmath>
@@ -142,12 +145,14 @@ std::vector<ParamGroup> read_groups(const Napi::Object& o, const std::string& wh
     Napi::Value x = a.Get(i);
     std::string s = x.IsString() ? x.As<Napi::String>().Utf8Value() : "";
     bool found = false;
-    for (ParamGroup g : {ParamGroup::kEmbed, ParamGroup::kPrompt, ParamGroup::kBackbone, ParamGroup::kAction, ParamGroup::kState})
+    for (ParamGroup g : {ParamGroup::kEmbed, ParamGroup::kPrompt, ParamGroup::kBackbone, ParamGroup::kAction, ParamGroup::kState,
+                         ParamGroup::kProgress})
       if (s == param_group_name(g)) {
         out.push_back(g);
         found = true;
       }
-    if (!found) fail(ErrorCode::kValue, what, ": unknown parameter group '", s, "' (embed, prompt, backbone, action, state)");
+    if (!found)
+      fail(ErrorCode::kValue, what, ": unknown parameter group '", s, "' (embed, prompt, backbone, action, state, progress)");
   }
   if (out.empty()) fail(ErrorCode::kValue, what, ": 'groups' is empty: nothing would train");
   return out;
@@ -158,25 +163,51 @@ struct ObsArgs {
   ObsBatch<T> batch;
 };
 
+// Each head's calls on the other head's model fail first, naming the kind of model (the core
+// checks again; here an async call rejects before it is queued).
+void require_head(const ModelConfig& c, const std::string& what, bool progress) {
+  if (progress && !c.is_progress())
+    fail(ErrorCode::kArgument, what, ": this model is a policy (head 'policy'); progress calls need a progress critic (head 'progress')");
+  if (!progress && c.is_progress())
+    fail(ErrorCode::kArgument, what,
+         ": this model is a progress critic (head 'progress'); use progress() / progressStep() (ProgressCritic in TypeScript)");
+}
+
+// `progress`: a progress critic's call ({ batch, images [B*frames*S*S*3], text }).
 template <typename T>
-ObsBatch<T> read_obs(const ModelConfig& c, const Napi::Object& o, const std::string& what, Keep& keep) {
+ObsBatch<T> read_obs(const ModelConfig& c, const Napi::Object& o, const std::string& what, Keep& keep, bool progress = false) {
+  require_head(c, what, progress);
   ObsBatch<T> b;
   const double batch = read_number(o, what, "batch", -1, 1, 1 << 20);
   if (batch < 1) fail(ErrorCode::kArgument, what, ": 'batch' (the number of observations) is required");
   if (batch != std::floor(batch)) fail(ErrorCode::kValue, what, ": 'batch' must be an integer, got ", batch);
   b.B = static_cast<int64_t>(batch);
   const int64_t S = c.image_size;
+  const int64_t L = c.max_text_len;
+  if (progress) {
+    const std::string rule = "batch * frames * " + std::to_string(S) + " * " + std::to_string(S) + " * 3";
+    b.images = read_array<uint8_t>(o, what, "images", b.B * c.frames * S * S * 3, rule, keep);
+    b.text = read_array<int32_t>(o, what, "text", b.B * L, "batch * max_text_len", keep);
+    for (int64_t i = 0; i < b.B; ++i)
+      for (int64_t j = 0; j < L; ++j) {
+        const int32_t id = b.text[i * L + j];
+        if (id < 0 || id >= c.vocab_size)
+          fail(ErrorCode::kValue, what, ": text[", i, ", ", j, "] = ", id, " is outside the vocabulary [0, ", c.vocab_size, ")");
+      }
+    return b;
+  }
   const int64_t E = c.depth * 2 * c.obs_len() * c.kv_dim();
   // Observation encodings (optional) stand in for the images.
   b.encodings = read_values<T>(o, what, "encodings", b.B * E, "batch * encodingSize() = batch * " + std::to_string(E), keep, true);
-  b.images = read_array<uint8_t>(o, what, "images", b.B * S * S * 3, "batch * " + std::to_string(S) + " * " + std::to_string(S) + " * 3",
-                                 keep, b.encodings != nullptr);
+  const std::string frames = c.frames == 1 ? std::string() : "frames * ";
+  b.images = read_array<uint8_t>(o, what, "images", b.B * c.frames * S * S * 3,
+                                 "batch * " + frames + std::to_string(S) + " * " + std::to_string(S) + " * 3", keep,
+                                 b.encodings != nullptr);
   b.text = read_array<int32_t>(o, what, "text", b.B * c.max_text_len, "batch * max_text_len", keep);
   b.state = read_array<T>(o, what, "state", b.B * c.state_dim, "batch * state_dim", keep);
   b.embodiment = read_array<int32_t>(o, what, "embodiment", b.B, "batch", keep);
   // The core validates these too (Policy::validate); checking here, on the main thread, names the
   // call in the message and makes an async call reject before it is queued.
-  const int64_t L = c.max_text_len;
   for (int64_t i = 0; i < b.B; ++i) {
     const int32_t e = b.embodiment[i];
     if (e < 0 || e >= c.num_embodiments)
@@ -208,6 +239,17 @@ Napi::Float64Array to_js(Napi::Env env, const std::vector<double>& v) {
   Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
   for (size_t i = 0; i < v.size(); ++i) a[i] = v[i];
   return a;
+}
+
+// A progress critic's step: { loss, perSample (unweighted), gradNorm, clipped, step }.
+Napi::Object progress_step_object(Napi::Env env, const StepResult& r, int64_t step) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss.progress);
+  o.Set("perSample", to_js(env, r.loss.progress_per_sample));
+  o.Set("gradNorm", r.grad_norm);
+  o.Set("clipped", r.clipped);
+  o.Set("step", static_cast<double>(step));
+  return o;
 }
 
 Napi::Object loss_object(Napi::Env env, const LossResult& r) {
@@ -324,6 +366,10 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
                            InstanceMethod("optimizerStep", &NativePolicy::OptimizerStep),
                            InstanceMethod("getOptimizerState", &NativePolicy::GetOptimizerState),
                            InstanceMethod("setOptimizerState", &NativePolicy::SetOptimizerState),
+                           InstanceMethod("progress", &NativePolicy::Progress),
+                           InstanceMethod("progressAsync", &NativePolicy::ProgressAsync),
+                           InstanceMethod("progressStep", &NativePolicy::ProgressStep),
+                           InstanceMethod("progressStepAsync", &NativePolicy::ProgressStepAsync),
                        });
   }
 
@@ -401,7 +447,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   }
 
   static Napi::Value Load(const Napi::CallbackInfo& info);
-  // NativePolicy.preset(name, vocabSize) -> the config JSON of a preset (tiny, small, base, pi0).
+  // NativePolicy.preset(name, vocabSize) -> the config JSON of a preset (tiny, small, base, pi0, critic-tiny, critic-small).
   static Napi::Value Preset(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
@@ -678,6 +724,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   }
 
   std::vector<ParamGroup> all_groups() const {
+    if (cfg().is_progress()) return {ParamGroup::kEmbed, ParamGroup::kBackbone, ParamGroup::kProgress};
     std::vector<ParamGroup> g = {ParamGroup::kEmbed, ParamGroup::kBackbone, ParamGroup::kAction};
     if (cfg().use_prompt) g.push_back(ParamGroup::kPrompt);
     if (cfg().use_state_expert) g.push_back(ParamGroup::kState);
@@ -723,13 +770,16 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
 
   Napi::Value run_step(const Napi::CallbackInfo& info, const char* what, bool async, StepCall (NativePolicy::*prepare)(const Napi::CallbackInfo&, const char*)) {
     Napi::Env env = info.Env();
+    // Each head's steps fail on the other head's model, so the model's head says how to report.
+    const bool progress = cfg().is_progress();
     if (!async) {
       return guarded(env, [&]() -> Napi::Value {
         StepCall call = (this->*prepare)(info, what);
         auto lock = lock_now(what);
         StepResult r = call.run();
         account(env);
-        return step_object(env, r, dispatch([](auto& p) { return p.optimizer_step(); }));
+        const int64_t step = dispatch([](auto& p) { return p.optimizer_step(); });
+        return progress ? progress_step_object(env, r, step) : step_object(env, r, step);
       });
     }
     try {
@@ -743,7 +793,9 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
             *result = run();
             *step_no = dispatch([](auto& p) { return p.optimizer_step(); });
           },
-          [result, step_no](Napi::Env e) -> Napi::Value { return step_object(e, *result, *step_no); });
+          [result, step_no, progress](Napi::Env e) -> Napi::Value {
+            return progress ? progress_step_object(e, *result, *step_no) : step_object(e, *result, *step_no);
+          });
     } catch (const Error& e) {
       return rejected(env, e);
     }
@@ -794,6 +846,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   // the state-grounding loss; only the prompt blocks of the embodiments in the batch move.
   StepCall prepare_prompt(const Napi::CallbackInfo& info, const char* what) {
     StepCall call;
+    require_head(cfg(), what, false);
     if (!cfg().use_prompt || !cfg().use_state_expert)
       fail(ErrorCode::kUnsupported, what, ": this policy has no latent prompt and state expert (a baseline config)");
     Napi::Object obs = read_object(info, 0, what, "observations");
@@ -880,6 +933,83 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   Napi::Value FlowStep(const Napi::CallbackInfo& info) { return run_step(info, "flowStep", false, &NativePolicy::prepare_flow); }
   Napi::Value FlowStepAsync(const Napi::CallbackInfo& info) {
     return run_step(info, "flowStepAsync", true, &NativePolicy::prepare_flow);
+  }
+
+  // ---- the progress critic (head 'progress') ----
+
+  // progress(obs: { batch, images [B*frames*S*S*3], text [B*L] }) -> c [B] in [-100, 100], the
+  // model's dtype: how far each sample's last frame advanced the task over its first.
+  ActCall prepare_progress(const Napi::CallbackInfo& info, const char* what) {
+    Napi::Env env = info.Env();
+    ActCall call;
+    Napi::Object obs = read_object(info, 0, what, "observations");
+    dispatch([&](auto& p) {
+      using T = std::remove_reference_t<decltype(*p.params())>;
+      ObsBatch<T> b = read_obs<T>(cfg(), obs, what, call.keep, true);
+      call.out = new_typed_array(env, DTypeOf<T>::value, b.B);
+      T* out = static_cast<T*>(typed_array_data(call.out));
+      auto* policy = &p;
+      call.run = [policy, b, out] { policy->progress(b, out); };
+      return 0;
+    });
+    return call;
+  }
+  Napi::Value Progress(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      ActCall call = prepare_progress(info, "progress");
+      auto lock = lock_now("progress");
+      call.run();
+      account(info.Env());
+      return call.out;
+    });
+  }
+  Napi::Value ProgressAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      ActCall call = prepare_progress(info, "progressAsync");
+      call.keep.arrays.push_back(call.out);
+      auto out_ref = std::make_shared<Napi::Reference<Napi::TypedArray>>(Napi::Persistent(call.out));
+      return queue(env, std::move(call.keep), call.run, [out_ref](Napi::Env) -> Napi::Value { return out_ref->Value(); });
+    } catch (const Error& e) {
+      return rejected(env, e);
+    }
+  }
+
+  // progressStep(obs, targets [B] in [-100, 100], weights [B] | null, { lr, beta1, beta2, eps,
+  //   weightDecay, maxGradNorm }) -> { loss, perSample, gradNorm, clipped, step }: one AdamW step
+  // on sum_b w_b ((c_b - y_b) / 100)^2 / sum_b w_b over every parameter of the critic.
+  StepCall prepare_progress_step(const Napi::CallbackInfo& info, const char* what) {
+    StepCall call;
+    Napi::Env env = info.Env();
+    Napi::Object obs = read_object(info, 0, what, "observations");
+    Napi::Object opts = read_object(info, 3, what, "options", true);
+    StepOptions so;
+    so.adam = read_adam(opts, what, 3e-4, 0.01);
+    so.max_grad_norm = read_number(opts, what, "maxGradNorm", 1.0, 0, 1e9);
+    Napi::Object holder = Napi::Object::New(env);
+    holder.Set("targets", info.Length() > 1 ? info[1] : env.Undefined());
+    holder.Set("weights", info.Length() > 2 ? info[2] : env.Undefined());
+    dispatch([&](auto& p) {
+      using T = std::remove_reference_t<decltype(*p.params())>;
+      ObsBatch<T> b = read_obs<T>(cfg(), obs, what, call.keep, true);
+      const T* targets = read_values<T>(holder, what, "targets", b.B, "batch", call.keep, false, -100, 100);
+      const T* weights = read_values<T>(holder, what, "weights", b.B, "batch", call.keep, true, 0, HUGE_VAL);
+      if (weights) {
+        double sum = 0;
+        for (int64_t i = 0; i < b.B; ++i) sum += static_cast<double>(weights[i]);
+        if (!(sum > 0)) fail(ErrorCode::kValue, what, ": 'weights' are all 0 (the weighted mean is undefined)");
+      }
+      auto* policy = &p;
+      call.run = [policy, b, targets, weights, so]() { return policy->progress_step(b, targets, weights, so); };
+      return 0;
+    });
+    return call;
+  }
+  Napi::Value ProgressStep(const Napi::CallbackInfo& info) {
+    return run_step(info, "progressStep", false, &NativePolicy::prepare_progress_step);
+  }
+  Napi::Value ProgressStepAsync(const Napi::CallbackInfo& info) {
+    return run_step(info, "progressStepAsync", true, &NativePolicy::prepare_progress_step);
   }
 
   Napi::Value ResetOptimizer(const Napi::CallbackInfo& info) {
