@@ -20,9 +20,10 @@ import { registerInfo } from './commands/info.js';
 import { registerRender } from './commands/render.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerTrain } from './commands/train.js';
+import { registerCriticQuality, registerTrainCritic } from './commands/train-critic.js';
 import type { CliContext } from './context.js';
 
-const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCompare, registerCollectDemos, registerRender, registerTrain, registerSweep, registerExport, registerAdapt, registerDivergence, registerDemo];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCompare, registerCollectDemos, registerRender, registerTrain, registerSweep, registerExport, registerAdapt, registerDivergence, registerDemo, registerTrainCritic, registerCriticQuality];
 
 /** The program with every command registered; output goes through `ctx.io`. */
 export function buildProgram(ctx: CliContext): Command {

@@ -19,13 +19,31 @@ import { Tensor } from '../tensor.js';
 import { Normalization } from '../train/normalization.js';
 import { checkSeed, deriveSeed } from '../util/random.js';
 import type { Observation } from './env.js';
-import type { BatchPolicy, PolicyContext } from './rollout.js';
+import type { PolicyObservation } from '../model/policy.js';
+import type { BatchPolicy, EpisodePlan, PolicyContext } from './rollout.js';
 
 export interface ControllerOptions {
   /** Actions of each chunk executed before sampling the next (1 = replan every step; default min(2, H): chosen on held-out episodes (protocol seed 7) of tabletop-small, where 2 to 4 tied and 2 replans sooner). */
   executeSteps?: number;
   /** Extra seed mixed into every chunk's noise (evaluations of the same checkpoint use 0). */
   seed?: number;
+  /**
+   * Mix the episode index into each chunk's noise: episodes that share a seed (one initial state,
+   * a group of rollouts in EVOLVE) then act differently. Off by default, so evaluations keep their
+   * noise.
+   */
+  noisePerEpisode?: boolean;
+  /** Sees every sampled chunk: what a policy update learns from (evolve-loop.ts). */
+  onChunk?: (c: SampledChunk) => void;
+}
+
+/** One action chunk the controller sampled, in the policy's normalized units. */
+export interface SampledChunk {
+  episode: EpisodePlan & { step: number };
+  /** The observation it was sampled from, state normalized. */
+  observation: PolicyObservation;
+  /** [H * A] normalized actions (the policy's output before denormalization). */
+  actions: Float32Array;
 }
 
 /** Actions executed per chunk by default (capped by the chunk length H). */
@@ -77,12 +95,13 @@ export class PolicyController {
       const noise = new Float32Array(need.length * H * A);
       need.forEach((i, j) => {
         const ep = context.episodes[i]!;
-        const seed = deriveSeed(this.options.seed ?? 0, ep.seed, ep.step);
+        const seed = this.options.noisePerEpisode ? deriveSeed(this.options.seed ?? 0, ep.seed, ep.episodeIndex, ep.step) : deriveSeed(this.options.seed ?? 0, ep.seed, ep.step);
         noise.set(Tensor.randn([H * A], { seed }).data, j * H * A);
       });
       const chunks = await this.policy.actAsync(obs, { noise });
       need.forEach((i, j) => {
         const actions = Float32Array.from(chunks.chunk(j));
+        this.options.onChunk?.({ episode: context.episodes[i]!, observation: obs[j]!, actions: Float32Array.from(actions) });
         this.normalization.denormalizeAction(actions);
         this.chunks.set(keys[i]!, { step: context.episodes[i]!.step, actions });
       });

@@ -56,7 +56,8 @@ export type ImageRendering = 'native' | BatchRenderer | false;
 
 /** Which episode, and which step of it, each observation of a batch belongs to. */
 export interface PolicyContext {
-  episodes: Array<EpisodePlan & { step: number }>;
+  /** `progress`: the observation's ground-truth task progress, with RolloutOptions.progress. */
+  episodes: Array<EpisodePlan & { step: number; progress?: number }>;
 }
 
 /** A batched policy: one 7-number action (actions.ts) per observation, in order. */
@@ -396,7 +397,7 @@ export async function runRollouts(opts: RolloutOptions): Promise<RolloutResult> 
       // 4. The policy's actions (the expert acts inside the workers).
       if (opts.policy !== 'expert') {
         const observations = waiting.map((x) => x.slot.lastObservation!);
-        const context: PolicyContext = { episodes: waiting.map((x) => ({ ...x.slot.plan!, step: x.slot.step })) };
+        const context: PolicyContext = { episodes: waiting.map((x) => ({ ...x.slot.plan!, step: x.slot.step, ...(x.slot.lastProgress !== undefined ? { progress: x.slot.lastProgress } : {}) })) };
         const actions = await opts.policy(observations, context);
         if (!Array.isArray(actions) || actions.length !== observations.length) {
           throw new ArgumentError('VLA_ARGUMENT', `the policy returned ${Array.isArray(actions) ? actions.length : typeof actions} actions for ${observations.length} observations`);

@@ -38,6 +38,7 @@ const TrainCriticOptions = z.object({
   data: z.string().min(1),
   out: z.string().min(1),
   preset: z.enum(['critic-tiny', 'critic-small']),
+  patchSize: intOption(1).optional(),
   steps: intOption(1),
   batch: intOption(1),
   lr: numberOption(0, 1),
@@ -89,6 +90,7 @@ export function registerTrainCritic(program: Command, ctx: CliContext): Command 
     .requiredOption('--data <dirs>', 'comma-separated dataset folders recorded with `collect-demos --progress`')
     .requiredOption('--out <file>', 'critic checkpoint to write (.safetensors)')
     .option('--preset <name>', 'critic size: critic-tiny, critic-small', 'critic-small')
+    .option('--patch-size <n>', "override the preset's patch size (16 on 64px frames: 3x fewer tokens, about 3x faster)")
     .option('--steps <n>', 'training steps', '3000')
     .option('--batch <n>', 'pairs per step', '64')
     .option('--lr <x>', 'peak learning rate (AdamW; warmup then cosine decay)', '1e-3')
@@ -110,7 +112,7 @@ export function registerTrainCritic(program: Command, ctx: CliContext): Command 
       const episodes = await loadCriticEpisodes(dirs);
       const seen = new Set(episodes.map((e) => e.task));
       ctx.io.stderr(`train-critic: ${episodes.length} episodes (${episodes.filter((e) => e.success).length} successful) of ${seen.size} task(s) from ${dirs.join(', ')}\n`);
-      const critic = o.resume ? ProgressCritic.load(o.out) : ProgressCritic.create({ preset: o.preset, tokenizer: benchmarkTokenizer(), seed: o.seed });
+      const critic = o.resume ? ProgressCritic.load(o.out) : ProgressCritic.create({ preset: o.preset, vocabulary: benchmarkTokenizer().vocabulary, seed: o.seed, ...(o.patchSize ? { config: { patch_size: o.patchSize } } : {}) });
       let lastLine = 0;
       const result = await trainCritic({
         critic,

@@ -1,0 +1,341 @@
+/**
+ * Evolve from environment feedback (EVOLVE-VLA, methods digest section 3) on a flow policy:
+ * each iteration runs G rollouts from each of a few initial states, scores them with the
+ * accumulative progress estimator over a learned pairwise critic (or the ground-truth oracle,
+ * for ablations), normalizes the rewards within each group, and takes advantage-weighted CFM
+ * steps on the chunks the policy sampled.
+ *
+ * One iteration:
+ * 1. Initial states: `groupsPerTask` (task, configuration, seed) per task, drawn from the
+ *    iteration's seed; each is run G times (episode indices differ, so do the chunks' noise:
+ *    PolicyController noisePerEpisode).
+ * 2. Online estimation: every observed frame goes to its episode's ProgressEstimator; the
+ *    critic queries of a round are answered in one batch. The episode ends early when the
+ *    estimator judges it done (v / 100 > tau) or at the stage's horizon H_max (progressive
+ *    extension, horizon-schedule.ts); the task's step cap ends the rest.
+ * 3. Reward R = v / 100 (or 0/1 in binary mode); advantages A = group-normalized R.
+ * 4. Update: every chunk the policy sampled in the iteration is a CFM target (the chunk, fresh
+ *    noise and time), weighted by w = min(exp(A / beta), maxWeight) of its episode, normalized
+ *    to mean 1 over the iteration; `epochs` passes of minibatches, AdamW on the chosen
+ *    parameters (prompt only, action expert, or all). Combined mode (`promptStateSteps` > 0):
+ *    after each update step, state-grounding prompt steps (TTT-VLA's LPO loss) on the same
+ *    observations keep the prompt grounded.
+ *
+ * Reward hacking is counted: episodes the estimator ended as done that the environment scores
+ * as failed.
+ *
+ * @example
+ * ```ts
+ * const result = await runEvolve({ policy, normalization, critic, tasks: ['carrot-on-plate'],
+ *   iterations: 10, groupSize: 8, seed: 0, onIteration: (it) => console.log(it.envSuccess) });
+ * ```
+ */
+import { ArgumentError, RangeValueError } from '../errors.js';
+import type { Policy, PolicyObservation } from '../model/policy.js';
+import type { ParamGroupName } from '../native/addon-types.js';
+import { runRollouts, type EpisodePlan, type EpisodeResult, type WorkerEnvOptions } from '../tabletop/rollout.js';
+import { PolicyController, type SampledChunk } from '../tabletop/policy-controller.js';
+import { CONFIGURATIONS_PER_TASK, DEFAULT_EPISODE_CAPS, episodeCap, getTask } from '../tabletop/tasks.js';
+import { Tensor } from '../tensor.js';
+import type { Normalization } from '../train/normalization.js';
+import { Rng, deriveSeed } from '../util/random.js';
+import { progressLabel } from './critic-data.js';
+import { TABLETOP_PROGRESS_OPTIONS } from './critic-quality.js';
+import { advantageWeights, groupAdvantages } from './group-advantages.js';
+import { checkHorizonSchedule, defaultHorizonSchedule, horizonAt, type HorizonSchedule } from './horizon-schedule.js';
+import type { CriticPair, ProgressCritic } from './progress-critic.js';
+import { ProgressEstimator, type ProgressEstimatorOptions, type ProgressPoint } from './progress-estimator.js';
+
+export type EvolveParams = 'prompt' | 'action' | 'all';
+
+export interface EvolveUpdateOptions {
+  /** Which parameters move (default 'action'). */
+  params?: EvolveParams;
+  lr?: number;
+  /** w = exp(A / beta), clipped at maxWeight. */
+  beta?: number;
+  maxWeight?: number;
+  epochs?: number;
+  batch?: number;
+  maxGradNorm?: number;
+  /** Combined mode: state-grounding prompt steps after each update step (0 = off). */
+  promptStateSteps?: number;
+  promptLr?: number;
+}
+
+export interface EvolveOptions {
+  policy: Policy;
+  normalization: Normalization;
+  /** A learned critic, or 'oracle': answers from the simulator's ground-truth progress. */
+  critic: ProgressCritic | 'oracle';
+  tasks: readonly string[];
+  env?: WorkerEnvOptions;
+  iterations: number;
+  /** Initial states per task per iteration (default 1). */
+  groupsPerTask?: number;
+  /** G: rollouts per initial state (default 8). */
+  groupSize?: number;
+  /** Progressive horizon extension; 'none' keeps the task's step cap throughout. Default: 3 stages growing to the longest task cap. */
+  horizon?: HorizonSchedule | 'none';
+  progress?: ProgressEstimatorOptions;
+  update?: EvolveUpdateOptions;
+  executeSteps?: number;
+  seed: number;
+  workers?: number;
+  envsPerWorker?: number;
+  onIteration?: (it: EvolveIteration) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface EvolveEpisode {
+  task: string;
+  configuration: number;
+  seed: number;
+  episodeIndex: number;
+  group: number;
+  steps: number;
+  /** The environment's verdict (judged where the episode ended). */
+  success: boolean;
+  /** The estimator ended it as done. */
+  criticDone: boolean;
+  reward: number;
+  advantage: number;
+  /** Ground-truth progress where it ended. */
+  finalProgress: number | null;
+}
+
+export interface EvolveIteration {
+  iteration: number;
+  stage: number;
+  maxSteps: number;
+  episodes: EvolveEpisode[];
+  envSuccess: number;
+  meanReward: number;
+  criticDone: number;
+  /** Judged done by the critic, failed in fact. */
+  rewardHacking: number;
+  /** Groups whose rewards all tied (no update signal from them). */
+  tiedGroups: number;
+  samples: number;
+  updateSteps: number;
+  /** Mean weighted CFM loss over the update steps (before each step). */
+  loss: number | null;
+  criticCalls: number;
+  seconds: number;
+  /** v over the first episode of the iteration (for plots). */
+  exampleHistory: ProgressPoint[];
+}
+
+export interface EvolveResult {
+  iterations: EvolveIteration[];
+  seconds: number;
+}
+
+interface Running {
+  frames: Uint8Array[];
+  progress: number[];
+  estimator: ProgressEstimator;
+  maxSteps: number;
+  lastSeen: number;
+  chunks: SampledChunk[];
+}
+
+const keyOf = (e: Pick<EpisodePlan, 'task' | 'episodeIndex'>) => `${e.task}#${e.episodeIndex}`;
+
+function groupsFor(policy: Policy, params: EvolveParams): { groups: ParamGroupName[]; actionToPrompt: boolean } {
+  const has = new Set(policy.layout().map((p) => p.group));
+  if (params === 'prompt') {
+    if (!has.has('prompt')) throw new ArgumentError('VLA_ARGUMENT', "evolve: update params 'prompt': this policy has no latent prompt (a baseline checkpoint); use 'action' or 'all'");
+    return { groups: ['prompt'], actionToPrompt: true };
+  }
+  if (params === 'action') return { groups: ['action'], actionToPrompt: false };
+  return { groups: (['embed', 'prompt', 'backbone', 'action'] as ParamGroupName[]).filter((g) => has.has(g)), actionToPrompt: has.has('prompt') };
+}
+
+/** Beta(1.5, 1) * 0.999 + 0.001 by inversion (openpi's flow time). */
+function flowTime(rng: Rng): number {
+  return Math.pow(rng.next(), 1 / 1.5) * 0.999 + 0.001;
+}
+
+export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
+  if (!Number.isSafeInteger(o.iterations) || o.iterations < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: iterations must be a positive integer, got ${String(o.iterations)}`);
+  const G = o.groupSize ?? 8;
+  const perTask = o.groupsPerTask ?? 1;
+  if (!Number.isSafeInteger(G) || G < 2) throw new ArgumentError('VLA_ARGUMENT', `evolve: groupSize must be an integer >= 2 (advantages are relative within a group), got ${String(G)}`);
+  if (!Number.isSafeInteger(perTask) || perTask < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: groupsPerTask must be a positive integer, got ${String(perTask)}`);
+  if (o.tasks.length === 0) throw new ArgumentError('VLA_ARGUMENT', 'evolve: no tasks');
+  const tasks = o.tasks.map((t) => getTask(t));
+  const longest = Math.max(...tasks.map((t) => episodeCap(t, DEFAULT_EPISODE_CAPS)));
+  const schedule = o.horizon === 'none' ? null : checkHorizonSchedule(o.horizon ?? defaultHorizonSchedule({ maxSteps: longest, iterations: o.iterations, stages: Math.min(3, o.iterations) }));
+  const progressOptions = { ...TABLETOP_PROGRESS_OPTIONS, ...o.progress };
+  new ProgressEstimator(progressOptions); // validates before any rollout
+  const u = { params: 'action' as EvolveParams, lr: 1e-4, beta: 1, maxWeight: 5, epochs: 1, batch: 64, maxGradNorm: 1, promptStateSteps: 0, promptLr: 1e-3, ...o.update };
+  if (!(u.lr > 0 && u.lr < 1)) throw new RangeValueError('VLA_VALUE', `evolve: update lr must be in (0, 1), got ${String(u.lr)}`);
+  if (!Number.isSafeInteger(u.epochs) || u.epochs < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: update epochs must be a positive integer, got ${String(u.epochs)}`);
+  if (!Number.isSafeInteger(u.batch) || u.batch < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: update batch must be a positive integer, got ${String(u.batch)}`);
+  if (!Number.isSafeInteger(u.promptStateSteps) || u.promptStateSteps < 0) throw new ArgumentError('VLA_ARGUMENT', `evolve: promptStateSteps must be a non-negative integer, got ${String(u.promptStateSteps)}`);
+  const { groups, actionToPrompt } = groupsFor(o.policy, u.params);
+  if (u.promptStateSteps > 0 && !o.policy.config.use_state_expert) throw new ArgumentError('VLA_ARGUMENT', 'evolve: combined mode (promptStateSteps > 0) needs a policy with the state-grounding expert');
+  if (o.critic !== 'oracle' && o.critic.imageSize !== o.policy.config.image_size) {
+    throw new ArgumentError('VLA_ARGUMENT', `evolve: the critic takes ${o.critic.imageSize}px frames, the policy's camera gives ${o.policy.config.image_size}px`);
+  }
+  const H = o.policy.config.horizon;
+  const A = o.policy.config.action_dim;
+  o.policy.resetOptimizer();
+  const started = performance.now();
+  const out: EvolveIteration[] = [];
+  let episodeCounter = 0;
+
+  for (let it = 0; it < o.iterations; it++) {
+    if (o.signal?.aborted) throw new ArgumentError('VLA_ARGUMENT', `evolve: aborted before iteration ${it}`);
+    const t0 = performance.now();
+    const { stage, maxSteps } = schedule ? horizonAt(schedule, it) : { stage: 0, maxSteps: longest };
+    // 1. Initial states and their groups.
+    const rng = new Rng(deriveSeed(o.seed, 'evolve-states', it));
+    const plans: Array<EpisodePlan & { group: number }> = [];
+    let group = 0;
+    for (const task of tasks) {
+      for (let k = 0; k < perTask; k++, group++) {
+        const configuration = rng.int(CONFIGURATIONS_PER_TASK);
+        const seed = deriveSeed(o.seed, 'evolve-seed', it, group);
+        for (let g = 0; g < G; g++) plans.push({ task: task.name, configuration, seed, episodeIndex: episodeCounter++, group });
+      }
+    }
+    const running = new Map<string, Running>();
+    for (const p of plans) {
+      running.set(keyOf(p), { frames: [], progress: [], estimator: new ProgressEstimator(progressOptions), maxSteps: Math.min(maxSteps, episodeCap(getTask(p.task))), lastSeen: -1, chunks: [] });
+    }
+    let criticCalls = 0;
+    const score = async (pairs: CriticPair[], labels: number[]): Promise<Float64Array> => {
+      criticCalls += pairs.length;
+      if (o.critic === 'oracle') return Float64Array.from(labels);
+      return o.critic.scoreAsync(pairs);
+    };
+    const controller = new PolicyController(o.policy, o.normalization, {
+      ...(o.executeSteps !== undefined ? { executeSteps: o.executeSteps } : {}),
+      seed: deriveSeed(o.seed, 'evolve-noise', it),
+      noisePerEpisode: true,
+      onChunk: (c) => running.get(keyOf(c.episode))!.chunks.push({ ...c, observation: { ...c.observation, image: c.observation.image && { ...c.observation.image, data: c.observation.image.data.slice() } } }),
+    });
+    const batchPolicy = async (observations: Parameters<typeof controller.batchPolicy>[0], context: Parameters<typeof controller.batchPolicy>[1]) => {
+      const actions = await controller.batchPolicy(observations, context);
+      // 2. Online estimation: this round's critic queries, in one batch.
+      const pairs: CriticPair[] = [];
+      const labels: number[] = [];
+      const asked: Array<{ r: Running; q: NonNullable<ReturnType<ProgressEstimator['observe']>> }> = [];
+      context.episodes.forEach((ep, i) => {
+        const r = running.get(keyOf(ep))!;
+        const img = observations[i]!.image;
+        if (!img) throw new ArgumentError('VLA_ARGUMENT', 'evolve: observations carry no image; the critic needs frames');
+        r.frames[ep.step] = img.data.slice();
+        r.progress[ep.step] = ep.progress ?? NaN;
+        r.lastSeen = ep.step;
+        const q = r.estimator.observe(ep.step);
+        if (q) {
+          pairs.push({ before: r.frames[q.earlier]!, after: r.frames[q.later]!, instruction: observations[i]!.instruction });
+          labels.push(progressLabel(r.progress[q.earlier]!, r.progress[q.later]!));
+          asked.push({ r, q });
+        }
+      });
+      if (pairs.length > 0) {
+        const c = await score(pairs, labels);
+        asked.forEach(({ r, q }, i) => r.estimator.record(q, c[i]!));
+      }
+      return actions;
+    };
+    const results = await runRollouts({
+      policy: batchPolicy,
+      episodes: plans.map(({ group: _g, ...p }) => p),
+      env: o.env ?? {},
+      progress: true,
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.envsPerWorker !== undefined ? { envsPerWorker: o.envsPerWorker } : {}),
+      imageSize: { width: o.policy.config.image_size, height: o.policy.config.image_size },
+      shouldEnd: (ep) => {
+        const r = running.get(keyOf(ep))!;
+        return r.estimator.done || ep.step >= r.maxSteps;
+      },
+    });
+    // The last observed frame's answer, where the episode ended between checks.
+    const finals: Array<{ r: Running; q: NonNullable<ReturnType<ProgressEstimator['finish']>>; pair: CriticPair; label: number }> = [];
+    results.episodes.forEach((e, i) => {
+      const r = running.get(keyOf(e))!;
+      const q = r.lastSeen > 0 ? r.estimator.finish(r.lastSeen) : null;
+      if (q) finals.push({ r, q, pair: { before: r.frames[q.earlier]!, after: r.frames[q.later]!, instruction: getTask(plans[i]!.task).instruction }, label: progressLabel(r.progress[q.earlier]!, r.progress[q.later]!) });
+    });
+    if (finals.length > 0) {
+      const c = await score(finals.map((f) => f.pair), finals.map((f) => f.label));
+      finals.forEach((f, i) => f.r.estimator.record(f.q, c[i]!));
+    }
+
+    // 3. Rewards and group-normalized advantages.
+    const episodes: EvolveEpisode[] = results.episodes.map((e: EpisodeResult, i) => {
+      const r = running.get(keyOf(e))!;
+      return { task: e.task, configuration: e.configuration, seed: e.seed, episodeIndex: e.episodeIndex, group: plans[i]!.group, steps: e.steps, success: e.outcome.success, criticDone: r.estimator.done, reward: r.estimator.reward, advantage: 0, finalProgress: e.finalProgress ?? null };
+    });
+    let tiedGroups = 0;
+    for (let gi = 0; gi < group; gi++) {
+      const members = episodes.filter((e) => e.group === gi);
+      const adv = groupAdvantages(members.map((e) => e.reward));
+      if (adv.every((a) => a === 0)) tiedGroups++;
+      members.forEach((e, k) => (e.advantage = adv[k]!));
+    }
+
+    // 4. Advantage-weighted CFM on the sampled chunks.
+    const samples: Array<{ chunk: SampledChunk; weight: number }> = [];
+    for (const e of episodes) {
+      if (e.advantage === 0) continue; // tied groups carry no preference
+      const w = advantageWeights([e.advantage], { beta: u.beta, maxWeight: u.maxWeight })[0]!;
+      for (const chunk of running.get(keyOf(e))!.chunks) samples.push({ chunk, weight: w });
+    }
+    const meanW = samples.reduce((s, x) => s + x.weight, 0) / Math.max(1, samples.length);
+    const updRng = new Rng(deriveSeed(o.seed, 'evolve-update', it));
+    let losses = 0;
+    let updateSteps = 0;
+    for (let epoch = 0; epoch < u.epochs && samples.length > 0; epoch++) {
+      const order = updRng.shuffled(samples);
+      for (let s0 = 0; s0 < order.length; s0 += u.batch) {
+        const part = order.slice(s0, s0 + u.batch);
+        const B = part.length;
+        const obs = o.policy.pack(part.map((x) => x.chunk.observation as PolicyObservation));
+        const actions = new Float32Array(B * H * A);
+        const weights = new Float32Array(B);
+        const time = new Float32Array(B);
+        part.forEach((x, b) => {
+          actions.set(x.chunk.actions, b * H * A);
+          weights[b] = x.weight / meanW;
+          time[b] = flowTime(updRng);
+        });
+        const noise = Tensor.randn([B * H * A], { seed: deriveSeed(o.seed, 'evolve-flow', it, epoch, s0) }).data;
+        const r = await o.policy.flowStepAsync(obs, { actions, actionNoise: noise, actionTime: time, actionWeights: weights }, { lr: u.lr, groups, actionToPrompt, maxGradNorm: u.maxGradNorm, weightDecay: 0 });
+        if (!Number.isFinite(r.total)) throw new RangeValueError('VLA_VALUE', `evolve: the update loss became ${r.total} at iteration ${it}`);
+        losses += r.total;
+        updateSteps++;
+        for (let k = 0; k < u.promptStateSteps; k++) {
+          await o.policy.promptStepAsync(obs, { lr: u.promptLr, seed: deriveSeed(o.seed, 'evolve-prompt', it), step: updateSteps * u.promptStateSteps + k });
+        }
+      }
+    }
+    const first = running.get(keyOf(plans[0]!))!;
+    const report: EvolveIteration = {
+      iteration: it,
+      stage,
+      maxSteps,
+      episodes,
+      envSuccess: episodes.filter((e) => e.success).length / episodes.length,
+      meanReward: episodes.reduce((s, e) => s + e.reward, 0) / episodes.length,
+      criticDone: episodes.filter((e) => e.criticDone).length,
+      rewardHacking: episodes.filter((e) => e.criticDone && !e.success).length,
+      tiedGroups,
+      samples: samples.length,
+      updateSteps,
+      loss: updateSteps > 0 ? losses / updateSteps : null,
+      criticCalls,
+      seconds: (performance.now() - t0) / 1000,
+      exampleHistory: [...first.estimator.history],
+    };
+    out.push(report);
+    await o.onIteration?.(report);
+  }
+  return { iterations: out, seconds: (performance.now() - started) / 1000 };
+}
