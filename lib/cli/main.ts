@@ -15,6 +15,7 @@ import { registerCompare } from './commands/compare.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDivergence } from './commands/divergence.js';
 import { registerEval } from './commands/eval.js';
+import { registerEvolve } from './commands/evolve.js';
 import { registerExport } from './commands/export.js';
 import { registerInfo } from './commands/info.js';
 import { registerRender } from './commands/render.js';
@@ -23,7 +24,7 @@ import { registerTrain } from './commands/train.js';
 import { registerCriticQuality, registerTrainCritic } from './commands/train-critic.js';
 import type { CliContext } from './context.js';
 
-const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCompare, registerCollectDemos, registerRender, registerTrain, registerSweep, registerExport, registerAdapt, registerDivergence, registerDemo, registerTrainCritic, registerCriticQuality];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCompare, registerCollectDemos, registerRender, registerTrain, registerSweep, registerExport, registerAdapt, registerDivergence, registerDemo, registerTrainCritic, registerCriticQuality, registerEvolve];
 
 /** The program with every command registered; output goes through `ctx.io`. */
 export function buildProgram(ctx: CliContext): Command {

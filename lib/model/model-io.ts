@@ -47,3 +47,11 @@ export function tokenizerFromMetadata(metadata: Record<string, string>, source: 
   }
   return new Tokenizer(words as string[]);
 }
+
+/** Keys the checkpoint writer sets itself ('format', 'format_version', 'config', 'vocab'). */
+export const WRITER_METADATA_KEYS: ReadonlySet<string> = new Set(['format', 'format_version', 'config', 'vocab']);
+
+/** A loaded checkpoint's metadata without the writer's own keys: what a re-save carries over. */
+export function carriedMetadata(metadata: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(metadata).filter(([k]) => !WRITER_METADATA_KEYS.has(k)));
+}

@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import { ArgumentError } from '../../errors.js';
+import { carriedMetadata } from '../../model/model-io.js';
 import { Policy } from '../../model/policy.js';
 import { parseOptions, type CliContext } from '../context.js';
 
@@ -24,7 +25,6 @@ const ExportOptions = z.object({
 });
 
 /** Metadata keys the checkpoint writer sets itself (native/model/checkpoint.h, and the vocabulary). */
-const WRITER_KEYS = new Set(['format', 'format_version', 'config', 'vocab']);
 
 export function registerExport(program: Command, ctx: CliContext): Command {
   return program
@@ -37,7 +37,7 @@ export function registerExport(program: Command, ctx: CliContext): Command {
       const o = parseOptions(ExportOptions, raw);
       if (resolve(o.checkpoint) === resolve(o.out)) throw new ArgumentError('VLA_ARGUMENT', '--out must differ from --checkpoint (the source is kept)');
       const policy = Policy.load(o.checkpoint);
-      const metadata = Object.fromEntries(Object.entries(policy.metadata).filter(([k]) => !WRITER_KEYS.has(k)));
+      const metadata = carriedMetadata(policy.metadata);
       policy.save(o.out, metadata, { weights: o.weights });
       const before = statSync(o.checkpoint).size;
       const after = statSync(o.out).size;
