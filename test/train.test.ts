@@ -271,3 +271,48 @@ describe('shipping and sweeping a checkpoint (vla-ttt export, vla-ttt sweep)', (
     expect(bad.out).toMatch(/--prompt .*not a prompt.json/);
   }, 120_000);
 });
+
+describe('the EVOLVE command line (collect-demos --progress, train-critic, critic-quality, evolve)', () => {
+  async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
+    let out = '';
+    const code = await runCli(argv, { io: { stdout: (s) => (out += s), stderr: (s) => (out += s) }, renderer: 'native' });
+    return { code, out };
+  }
+  const criticData = join(dir, 'critic-data');
+  const critic = join(dir, 'critic.safetensors');
+
+  it('records progress, trains a critic with a quality report, and evolves a checkpoint with it', async () => {
+    const c = await cli('collect-demos', '--progress', '--expert-noise', '6', '--tasks', 'carrot-on-plate', '--episodes', '4', '--width', '16', '--height', '16', '--workers', '1', '--out', criticData);
+    expect(c.code, c.out).toBe(0);
+    expect(c.out).toMatch(/task progress recorded/);
+    const t = await cli('train-critic', '--data', criticData, '--out', critic, '--preset', 'critic-tiny', '--steps', '6', '--batch', '4', '--checkpoint-every', '3', '--eval-data', criticData, '--json', join(dir, 'critic.json'));
+    expect(t.code, t.out).toBe(0);
+    expect(t.out).toMatch(/trained .*critic\.safetensors: 6 steps/);
+    expect(t.out).toMatch(/carrot-on-plate .*\n.*mean: pair MAE/);
+    const report = JSON.parse(readFileSync(join(dir, 'critic.json'), 'utf8')) as { quality: { tasks: Record<string, { episodes: number }> }; trainTasks: string[] };
+    expect(report.quality.tasks['carrot-on-plate']!.episodes).toBe(4);
+    expect(report.trainTasks).toEqual(['carrot-on-plate']);
+    const q = await cli('critic-quality', '--critic', critic, '--data', criticData);
+    expect(q.code, q.out).toBe(0);
+    expect(q.out).not.toMatch(/unseen/);
+    const out = join(dir, 'evolve');
+    const e = await cli('evolve', '--policy', join(dir, 'a.safetensors'), '--critic', critic, '--tasks', 'carrot-on-plate', '--iterations', '2', '--group-size', '2', '--eval-episodes', '2', '--horizon', '6:1,10:2', '--workers', '1', '--out', out);
+    expect(e.code, e.out).toBe(0);
+    expect(e.out).toMatch(/iteration 2\/2 \(stage 1, H_max 10\)/);
+    expect(e.out).toMatch(/on 2 paired episodes/);
+    const r = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as { iterations: Array<{ episodes: unknown[] }>; comparison: { overall: { total: number } } };
+    expect(r.iterations.length).toBe(2);
+    expect(r.comparison.overall.total).toBe(2);
+    expect(Policy.load(join(out, 'evolved.safetensors')).metadata['evolvedFrom']).toBe(join(dir, 'a.safetensors'));
+    expect(readFileSync(join(out, 'value.svg'), 'utf8')).toMatch(/^<svg/);
+    const again = await cli('evolve', '--policy', join(dir, 'a.safetensors'), '--critic', critic, '--out', out);
+    expect(again.code).toBe(1);
+    expect(again.out).toMatch(/already holds a result.json/);
+    const badHorizon = await cli('evolve', '--policy', join(dir, 'a.safetensors'), '--critic', 'oracle', '--horizon', '40-4', '--out', join(dir, 'evolve-bad'));
+    expect(badHorizon.code).toBe(1);
+    expect(badHorizon.out).toMatch(/--horizon: '40-4' is not MAXSTEPS:UNTIL_ITERATION/);
+    const wrongKind = await cli('evolve', '--policy', join(dir, 'a.safetensors'), '--critic', join(dir, 'a.safetensors'), '--out', join(dir, 'evolve-bad2'));
+    expect(wrongKind.code).toBe(1);
+    expect(wrongKind.out).toMatch(/ProgressCritic|critic/);
+  }, 300_000);
+});
