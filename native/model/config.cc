@@ -157,19 +157,28 @@ ModelConfig ModelConfig::from_json(const JsonValue& v, const std::string& what) 
   return c;
 }
 
+namespace {
+
+// The tiny presets' observation encoding and backbone (tests): 16px images, two layers of width 16.
+void use_tiny_backbone(ModelConfig& c) {
+  c.image_size = 16;
+  c.patch_size = 8;
+  c.max_text_len = 4;
+  c.depth = 2;
+  c.num_heads = 2;
+  c.num_kv_heads = 1;
+  c.head_dim = 8;
+  c.backbone = {16, 24};
+}
+
+}  // namespace
+
 ModelConfig ModelConfig::preset_named(const std::string& name, int64_t vocab_size) {
   ModelConfig c;
   c.preset = name;
   c.vocab_size = vocab_size;
   if (name == "tiny") {
-    c.image_size = 16;
-    c.patch_size = 8;
-    c.max_text_len = 4;
-    c.depth = 2;
-    c.num_heads = 2;
-    c.num_kv_heads = 1;
-    c.head_dim = 8;
-    c.backbone = {16, 24};
+    use_tiny_backbone(c);
     c.action = {12, 20};
     c.state = {10, 16};
     c.num_prompt_tokens = 2;
@@ -204,16 +213,7 @@ ModelConfig ModelConfig::preset_named(const std::string& name, int64_t vocab_siz
     c.frames = 2;
     c.use_prompt = false;
     c.use_state_expert = false;
-    if (name == "critic-tiny") {
-      c.image_size = 16;
-      c.patch_size = 8;
-      c.max_text_len = 4;
-      c.depth = 2;
-      c.num_heads = 2;
-      c.num_kv_heads = 1;
-      c.head_dim = 8;
-      c.backbone = {16, 24};
-    }
+    if (name == "critic-tiny") use_tiny_backbone(c);
     // critic-small: the small preset's backbone (image 64, patch 8, depth 4, 4 heads of 32 with
     // 2 kv heads, width 128, MLP 512, 16 text tokens).
   } else {

@@ -24,7 +24,6 @@ import { runEvolve, type EvolveIteration, type EvolveParams } from '../../evolve
 import type { HorizonStage } from '../../evolve/horizon-schedule.js';
 import { ProgressCritic } from '../../evolve/progress-critic.js';
 import type { ProgressMode } from '../../evolve/progress-estimator.js';
-import { TABLETOP_PROGRESS_OPTIONS } from '../../evolve/critic-quality.js';
 import { lineChartSvg } from '../../report/svg-chart.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { comparePaired, evaluate, type EvalReport } from '../../tabletop/eval.js';
@@ -33,6 +32,7 @@ import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
+import { addEstimatorOptions, estimatorOptionFields } from './estimator-options.js';
 
 const EvolveCliOptions = z.object({
   policy: z.string().min(1),
@@ -51,9 +51,7 @@ const EvolveCliOptions = z.object({
   batch: intOption(1),
   horizon: z.string(),
   mode: z.enum(['accumulative', 'vanilla', 'binary']),
-  milestoneEvery: intOption(2),
-  checkEvery: intOption(1),
-  tau: numberOption(0, 1),
+  ...estimatorOptionFields,
   promptStateSteps: intOption(0),
   promptLr: numberOption(0, 1),
   evalEpisodes: intOption(1),
@@ -97,7 +95,7 @@ function valueSvg(its: readonly EvolveIteration[]): string {
 }
 
 export function registerEvolve(program: Command, ctx: CliContext): Command {
-  return program
+  const cmd = program
     .command('evolve')
     .description('EVOLVE-VLA: improve a policy from environment feedback scored by a progress critic (group-relative, advantage-weighted flow updates)')
     .requiredOption('--policy <file>', 'checkpoint to improve (vla-ttt train)')
@@ -117,9 +115,6 @@ export function registerEvolve(program: Command, ctx: CliContext): Command {
     .option('--batch <n>', 'samples per update step', '64')
     .option('--horizon <stages>', "progressive horizon: 'default' (3 stages), 'none', or MAXSTEPS:UNTIL_ITERATION,...", 'default')
     .option('--mode <m>', 'progress estimation: accumulative, vanilla (first vs current frame), binary (0/1 reward)', 'accumulative')
-    .option('--milestone-every <n>', 'dm: steps between milestones', String(TABLETOP_PROGRESS_OPTIONS.milestoneEvery))
-    .option('--check-every <n>', 'dcheck: steps between critic checks', String(TABLETOP_PROGRESS_OPTIONS.checkEvery))
-    .option('--tau <x>', 'done threshold on v / 100', String(TABLETOP_PROGRESS_OPTIONS.tau))
     .option('--prompt-state-steps <n>', 'combined mode: state-grounding prompt steps after each update step', '0')
     .option('--prompt-lr <x>', 'learning rate of those prompt steps', '1e-3')
     .option('--eval-episodes <n>', 'held-out evaluation episodes per task, before and after', '50')
@@ -128,8 +123,8 @@ export function registerEvolve(program: Command, ctx: CliContext): Command {
     .option('--no-eval', 'skip the before/after evaluation')
     .option('--execute-steps <n>', 'actions of each chunk executed before replanning')
     .option('--seed <n>', 'seed of the initial states, noise and updates', '0')
-    .option('--workers <n>', 'worker threads', String(defaultWorkers()))
-    .action(async (raw: unknown) => {
+    .option('--workers <n>', 'worker threads', String(defaultWorkers()));
+  return addEstimatorOptions(cmd).action(async (raw: unknown) => {
       const o = parseOptions(EvolveCliOptions, raw);
       const tasks = parseTaskList(o.tasks);
       const shift = parseShift(o.shift);

@@ -25,14 +25,11 @@ import { trainCritic } from '../../evolve/critic-trainer.js';
 import { ProgressCritic } from '../../evolve/progress-critic.js';
 import { benchmarkTokenizer } from '../../tabletop/vocabulary.js';
 import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
+import { addEstimatorOptions, estimatorOptionFields } from './estimator-options.js';
 
 const splitList = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-const QualityOptions = {
-  milestoneEvery: intOption(2),
-  checkEvery: intOption(1),
-  tau: numberOption(0, 1),
-};
+const QualityOptions = estimatorOptionFields;
 
 const TrainCriticOptions = z.object({
   data: z.string().min(1),
@@ -84,7 +81,7 @@ async function qualityOf(critic: ProgressCritic, episodes: CriticEpisode[], o: {
 }
 
 export function registerTrainCritic(program: Command, ctx: CliContext): Command {
-  return program
+  const cmd = program
     .command('train-critic')
     .description('train the pairwise progress critic (EVOLVE-VLA) on episodes recorded with --progress, then report its quality')
     .requiredOption('--data <dirs>', 'comma-separated dataset folders recorded with `collect-demos --progress`')
@@ -102,11 +99,8 @@ export function registerTrainCritic(program: Command, ctx: CliContext): Command 
     .option('--checkpoint-every <n>', 'steps between checkpoints', '500')
     .option('--resume', 'continue from OUT and OUT.optimizer.bin')
     .option('--eval-data <dirs>', 'held-out dataset folders for the quality report')
-    .option('--json <file>', 'write the training summary and quality report as JSON')
-    .option('--milestone-every <n>', 'estimator dm for the done F-score (steps)', String(TABLETOP_PROGRESS_OPTIONS.milestoneEvery))
-    .option('--check-every <n>', 'estimator dcheck (steps)', String(TABLETOP_PROGRESS_OPTIONS.checkEvery))
-    .option('--tau <x>', 'done threshold on v / 100', String(TABLETOP_PROGRESS_OPTIONS.tau))
-    .action(async (raw: unknown) => {
+    .option('--json <file>', 'write the training summary and quality report as JSON');
+  return addEstimatorOptions(cmd).action(async (raw: unknown) => {
       const o = parseOptions(TrainCriticOptions, raw);
       const dirs = splitList(o.data);
       const episodes = await loadCriticEpisodes(dirs);
@@ -149,17 +143,14 @@ export function registerTrainCritic(program: Command, ctx: CliContext): Command 
 }
 
 export function registerCriticQuality(program: Command, ctx: CliContext): Command {
-  return program
+  const cmd = program
     .command('critic-quality')
     .description("report a progress critic's quality on recorded episodes (pair error, value-order correlation, done F-score)")
     .requiredOption('--critic <file>', 'critic checkpoint (vla-ttt train-critic)')
     .requiredOption('--data <dirs>', 'comma-separated dataset folders recorded with `collect-demos --progress`')
     .option('--seed <n>', 'seed of the sampled pairs and the balanced set', '0')
-    .option('--json <file>', 'write the report as JSON')
-    .option('--milestone-every <n>', 'estimator dm (steps)', String(TABLETOP_PROGRESS_OPTIONS.milestoneEvery))
-    .option('--check-every <n>', 'estimator dcheck (steps)', String(TABLETOP_PROGRESS_OPTIONS.checkEvery))
-    .option('--tau <x>', 'done threshold on v / 100', String(TABLETOP_PROGRESS_OPTIONS.tau))
-    .action(async (raw: unknown) => {
+    .option('--json <file>', 'write the report as JSON');
+  return addEstimatorOptions(cmd).action(async (raw: unknown) => {
       const o = parseOptions(CriticQualityOptions, raw);
       const critic = ProgressCritic.load(o.critic);
       const episodes = await loadCriticEpisodes(splitList(o.data));
