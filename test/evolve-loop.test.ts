@@ -110,6 +110,25 @@ describe('runEvolve', () => {
     }
   });
 
+  it('takes FPO steps (clipped ratios counted) and moves only the chosen parameters', async () => {
+    const policy = Policy.create({ preset: 'tiny', tokenizer: benchmarkTokenizer(), seed: 4 });
+    const critic = ProgressCritic.create({ preset: 'critic-tiny', vocabulary: benchmarkTokenizer().vocabulary, seed: 1 });
+    const before = slices(policy);
+    const r = await runEvolve({
+      policy, normalization: identity, critic, tasks: ['carrot-on-plate'], iterations: 1, groupSize: 3, seed: 2, workers: 1,
+      horizon: [{ untilIteration: 1, maxSteps: 9 }], update: { method: 'fpo', params: 'action', lr: 1e-2, batch: 4, epochs: 3, fpoDraws: 2 },
+    });
+    const it = r.iterations[0]!;
+    expect(it.updateSteps).toBeGreaterThan(1);
+    expect(it.clippedFraction).not.toBeNull();
+    expect(it.clippedFraction!).toBeGreaterThanOrEqual(0);
+    expect(it.clippedFraction!).toBeLessThan(1); // the first minibatch has rho = 1 exactly: never clipped
+    const after = slices(policy);
+    expect(Array.from(after.get('action')!)).not.toEqual(Array.from(before.get('action')!));
+    for (const g of ['embed', 'backbone', 'prompt', 'state']) expect(Array.from(after.get(g)!)).toEqual(Array.from(before.get(g)!));
+    await expect(runEvolve({ policy, normalization: identity, critic, tasks: ['carrot-on-plate'], iterations: 1, seed: 0, update: { method: 'ppo' as 'fpo' } })).rejects.toThrow(/method must be 'awr' or 'fpo'/);
+  });
+
   it('scores with a learned critic and rejects bad settings by name', async () => {
     const policy = Policy.create({ preset: 'tiny', tokenizer: benchmarkTokenizer(), seed: 3 });
     const critic = ProgressCritic.create({ preset: 'critic-tiny', vocabulary: benchmarkTokenizer().vocabulary, seed: 0 });

@@ -14,10 +14,16 @@
  *    estimator judges it done (v / 100 > tau) or at the stage's horizon H_max (progressive
  *    extension, horizon-schedule.ts); the task's step cap ends the rest.
  * 3. Reward R = v / 100 (or 0/1 in binary mode); advantages A = group-normalized R.
- * 4. Update: every chunk the policy sampled in the iteration is a CFM target (the chunk, fresh
- *    noise and time), weighted by w = min(exp(A / beta), maxWeight) of its episode, normalized
- *    to mean 1 over the iteration; `epochs` passes of minibatches, AdamW on the chosen
- *    parameters (prompt only, action expert, or all). Combined mode (`promptStateSteps` > 0):
+ * 4. Update: every chunk the policy sampled in the iteration is a CFM target; `epochs` passes of
+ *    minibatches, AdamW on the chosen parameters (prompt only, action expert, or all).
+ *    - 'awr' (default): advantage-weighted CFM, each chunk with fresh noise and time, weighted by
+ *      w = min(exp(A / beta), maxWeight) of its episode, normalized to mean 1 over the iteration.
+ *    - 'fpo': FPO's clipped surrogate. Each chunk gets `fpoDraws` fixed (noise, time) draws; its
+ *      CFM loss averaged over them stands in for -log likelihood, rho = exp(L_old - L_new) with
+ *      L_old measured before the first step, objective -min(rho A, clip(rho, 1 -+ eps) A). The
+ *      native step takes per-row weights dObjective/dL_new (zero where clipped; negative
+ *      advantages push their chunks' loss up).
+ *    Combined mode (`promptStateSteps` > 0):
  *    after each update step, state-grounding prompt steps (TTT-VLA's LPO loss) on the same
  *    observations keep the prompt grounded.
  *
@@ -41,7 +47,7 @@ import type { Normalization } from '../train/normalization.js';
 import { Rng, deriveSeed } from '../util/random.js';
 import { progressLabel } from './critic-data.js';
 import { TABLETOP_PROGRESS_OPTIONS } from './critic-quality.js';
-import { advantageWeights, groupAdvantages } from './group-advantages.js';
+import { advantageWeights, fpoSurrogate, groupAdvantages } from './group-advantages.js';
 import { checkHorizonSchedule, defaultHorizonSchedule, horizonAt, type HorizonSchedule } from './horizon-schedule.js';
 import type { CriticPair, ProgressCritic } from './progress-critic.js';
 import { ProgressEstimator, type ProgressEstimatorOptions, type ProgressPoint } from './progress-estimator.js';
@@ -49,6 +55,11 @@ import { ProgressEstimator, type ProgressEstimatorOptions, type ProgressPoint } 
 export type EvolveParams = 'prompt' | 'action' | 'all';
 
 export interface EvolveUpdateOptions {
+  /** 'awr' (advantage-weighted CFM, default) or 'fpo' (clipped CFM-loss ratio). */
+  method?: 'awr' | 'fpo';
+  /** FPO: clip epsilon (default 0.2) and (noise, time) draws per chunk (default 4). */
+  fpoClip?: number;
+  fpoDraws?: number;
   /** Which parameters move (default 'action'). */
   params?: EvolveParams;
   lr?: number;
@@ -120,6 +131,8 @@ export interface EvolveIteration {
   updateSteps: number;
   /** Mean weighted CFM loss over the update steps (before each step). */
   loss: number | null;
+  /** FPO: fraction of chunk updates whose ratio was clipped (null for AWR). */
+  clippedFraction: number | null;
   criticCalls: number;
   seconds: number;
   /** v over the first episode of the iteration (for plots). */
@@ -169,10 +182,13 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
   const schedule = o.horizon === 'none' ? null : checkHorizonSchedule(o.horizon ?? defaultHorizonSchedule({ maxSteps: longest, iterations: o.iterations, stages: Math.min(3, o.iterations) }));
   const progressOptions = { ...TABLETOP_PROGRESS_OPTIONS, ...o.progress };
   new ProgressEstimator(progressOptions); // validates before any rollout
-  const u = { params: 'action' as EvolveParams, lr: 1e-4, beta: 1, maxWeight: 5, epochs: 1, batch: 64, maxGradNorm: 1, promptStateSteps: 0, promptLr: 1e-3, ...o.update };
+  const u = { method: 'awr' as 'awr' | 'fpo', fpoClip: 0.2, fpoDraws: 4, params: 'action' as EvolveParams, lr: 1e-4, beta: 1, maxWeight: 5, epochs: 1, batch: 64, maxGradNorm: 1, promptStateSteps: 0, promptLr: 1e-3, ...o.update };
   if (!(u.lr > 0 && u.lr < 1)) throw new RangeValueError('VLA_VALUE', `evolve: update lr must be in (0, 1), got ${String(u.lr)}`);
   if (!Number.isSafeInteger(u.epochs) || u.epochs < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: update epochs must be a positive integer, got ${String(u.epochs)}`);
   if (!Number.isSafeInteger(u.batch) || u.batch < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: update batch must be a positive integer, got ${String(u.batch)}`);
+  if (u.method !== 'awr' && u.method !== 'fpo') throw new ArgumentError('VLA_ARGUMENT', `evolve: update method must be 'awr' or 'fpo', got '${String(u.method)}'`);
+  if (!Number.isSafeInteger(u.fpoDraws) || u.fpoDraws < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: fpoDraws must be a positive integer, got ${String(u.fpoDraws)}`);
+  if (!(u.fpoClip > 0 && u.fpoClip < 1)) throw new ArgumentError('VLA_ARGUMENT', `evolve: fpoClip must be in (0, 1), got ${String(u.fpoClip)}`);
   if (!Number.isSafeInteger(u.promptStateSteps) || u.promptStateSteps < 0) throw new ArgumentError('VLA_ARGUMENT', `evolve: promptStateSteps must be a non-negative integer, got ${String(u.promptStateSteps)}`);
   const { groups, actionToPrompt } = groupsFor(o.policy, u.params);
   if (u.promptStateSteps > 0 && !o.policy.config.use_state_expert) throw new ArgumentError('VLA_ARGUMENT', 'evolve: combined mode (promptStateSteps > 0) needs a policy with the state-grounding expert');
@@ -281,38 +297,77 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
       members.forEach((e, k) => (e.advantage = adv[k]!));
     }
 
-    // 4. Advantage-weighted CFM on the sampled chunks.
-    const samples: Array<{ chunk: SampledChunk; weight: number }> = [];
+    // 4. The flow-policy update on the sampled chunks (tied groups carry no preference).
+    const samples: Array<{ chunk: SampledChunk; advantage: number; weight: number; oldLoss: number }> = [];
     for (const e of episodes) {
-      if (e.advantage === 0) continue; // tied groups carry no preference
+      if (e.advantage === 0) continue;
       const w = advantageWeights([e.advantage], { beta: u.beta, maxWeight: u.maxWeight })[0]!;
-      for (const chunk of running.get(keyOf(e))!.chunks) samples.push({ chunk, weight: w });
+      for (const chunk of running.get(keyOf(e))!.chunks) samples.push({ chunk, advantage: e.advantage, weight: w, oldLoss: 0 });
     }
     const meanW = samples.reduce((s, x) => s + x.weight, 0) / Math.max(1, samples.length);
     const updRng = new Rng(deriveSeed(o.seed, 'evolve-update', it));
+    const draws = u.method === 'fpo' ? u.fpoDraws : 1;
+    /** Rows of a minibatch: `draws` rows per chunk; FPO's draws are fixed per chunk (keyed by its index). */
+    const rowsOf = (part: ReadonlyArray<{ chunk: SampledChunk; index: number }>, fresh: number | null) => {
+      const B = part.length * draws;
+      const obs = o.policy.pack(part.flatMap((x) => Array.from({ length: draws }, () => x.chunk.observation as PolicyObservation)));
+      const actions = new Float32Array(B * H * A);
+      const noise = new Float32Array(B * H * A);
+      const time = new Float32Array(B);
+      part.forEach((x, c) => {
+        for (let d = 0; d < draws; d++) {
+          const r = c * draws + d;
+          actions.set(x.chunk.actions, r * H * A);
+          const seed = fresh === null ? deriveSeed(o.seed, 'evolve-fpo', it, x.index, d) : deriveSeed(o.seed, 'evolve-flow', it, fresh, r);
+          noise.set(Tensor.randn([H * A], { seed }).data, r * H * A);
+          time[r] = flowTime(new Rng(seed));
+        }
+      });
+      return { obs, actions, noise, time, B };
+    };
+    const indexed = samples.map((x, index) => ({ ...x, index }));
+    if (u.method === 'fpo') {
+      // L_old of every chunk, before any step of this iteration.
+      for (let s0 = 0; s0 < indexed.length; s0 += u.batch) {
+        const part = indexed.slice(s0, s0 + u.batch);
+        const r = rowsOf(part, null);
+        const per = o.policy.flowLoss(r.obs, { actions: r.actions, actionNoise: r.noise, actionTime: r.time });
+        part.forEach((x, c) => {
+          let m = 0;
+          for (let d = 0; d < draws; d++) m += per[c * draws + d]!;
+          samples[x.index]!.oldLoss = m / draws;
+        });
+      }
+    }
     let losses = 0;
     let updateSteps = 0;
+    let clippedChunks = 0;
+    let chunkUpdates = 0;
     for (let epoch = 0; epoch < u.epochs && samples.length > 0; epoch++) {
-      const order = updRng.shuffled(samples);
+      const order = updRng.shuffled(indexed);
       for (let s0 = 0; s0 < order.length; s0 += u.batch) {
         const part = order.slice(s0, s0 + u.batch);
-        const B = part.length;
-        const obs = o.policy.pack(part.map((x) => x.chunk.observation as PolicyObservation));
-        const actions = new Float32Array(B * H * A);
-        const weights = new Float32Array(B);
-        const time = new Float32Array(B);
-        part.forEach((x, b) => {
-          actions.set(x.chunk.actions, b * H * A);
-          weights[b] = x.weight / meanW;
-          time[b] = flowTime(updRng);
-        });
-        const noise = Tensor.randn([B * H * A], { seed: deriveSeed(o.seed, 'evolve-flow', it, epoch, s0) }).data;
-        const r = await o.policy.flowStepAsync(obs, { actions, actionNoise: noise, actionTime: time, actionWeights: weights }, { lr: u.lr, groups, actionToPrompt, maxGradNorm: u.maxGradNorm, weightDecay: 0 });
-        if (!Number.isFinite(r.total)) throw new RangeValueError('VLA_VALUE', `evolve: the update loss became ${r.total} at iteration ${it}`);
-        losses += r.total;
+        const r = rowsOf(part, u.method === 'fpo' ? null : epoch * order.length + s0);
+        const weights = new Float32Array(r.B);
+        if (u.method === 'fpo') {
+          const per = o.policy.flowLoss(r.obs, { actions: r.actions, actionNoise: r.noise, actionTime: r.time });
+          part.forEach((x, c) => {
+            let m = 0;
+            for (let d = 0; d < draws; d++) m += per[c * draws + d]!;
+            const f = fpoSurrogate({ oldLoss: samples[x.index]!.oldLoss, newLoss: m / draws, advantage: x.advantage, clip: u.fpoClip });
+            if (f.clipped) clippedChunks++;
+            chunkUpdates++;
+            for (let d = 0; d < draws; d++) weights[c * draws + d] = f.dLossDNewLoss;
+          });
+        } else {
+          part.forEach((x, c) => (weights[c] = x.weight / meanW));
+        }
+        const step = await o.policy.flowStepAsync(r.obs, { actions: r.actions, actionNoise: r.noise, actionTime: r.time, actionWeights: weights }, { lr: u.lr, groups, actionToPrompt, maxGradNorm: u.maxGradNorm, weightDecay: 0 });
+        if (!Number.isFinite(step.total)) throw new RangeValueError('VLA_VALUE', `evolve: the update loss became ${step.total} at iteration ${it}`);
+        losses += step.total;
         updateSteps++;
         for (let k = 0; k < u.promptStateSteps; k++) {
-          await o.policy.promptStepAsync(obs, { lr: u.promptLr, seed: deriveSeed(o.seed, 'evolve-prompt', it), step: updateSteps * u.promptStateSteps + k });
+          await o.policy.promptStepAsync(r.obs, { lr: u.promptLr, seed: deriveSeed(o.seed, 'evolve-prompt', it), step: updateSteps * u.promptStateSteps + k });
         }
       }
     }
@@ -330,6 +385,7 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
       samples: samples.length,
       updateSteps,
       loss: updateSteps > 0 ? losses / updateSteps : null,
+      clippedFraction: u.method === 'fpo' && chunkUpdates > 0 ? clippedChunks / chunkUpdates : null,
       criticCalls,
       seconds: (performance.now() - t0) / 1000,
       exampleHistory: [...first.estimator.history],

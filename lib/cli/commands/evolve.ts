@@ -44,6 +44,9 @@ const EvolveCliOptions = z.object({
   groupSize: intOption(2),
   groupsPerTask: intOption(1),
   params: z.enum(['prompt', 'action', 'all']),
+  method: z.enum(['awr', 'fpo']),
+  fpoClip: numberOption(0, 1),
+  fpoDraws: intOption(1),
   lr: numberOption(0, 1),
   beta: numberOption(0, 1000),
   maxWeight: numberOption(0, 1e6),
@@ -108,6 +111,9 @@ export function registerEvolve(program: Command, ctx: CliContext): Command {
     .option('--group-size <n>', 'G: rollouts per initial state', '8')
     .option('--groups-per-task <n>', 'initial states per task per iteration', '1')
     .option('--params <which>', 'parameters that move: prompt, action, all', 'action')
+    .option('--method <m>', 'update: awr (advantage-weighted CFM) or fpo (clipped CFM-loss ratio)', 'awr')
+    .option('--fpo-clip <x>', 'FPO ratio clip epsilon', '0.2')
+    .option('--fpo-draws <n>', 'FPO (noise, time) draws per chunk', '4')
     .option('--lr <x>', 'AdamW learning rate of the update', '1e-4')
     .option('--beta <x>', 'temperature of the advantage weights exp(A / beta)', '1')
     .option('--max-weight <x>', 'clip of the advantage weights', '5')
@@ -166,20 +172,21 @@ export function registerEvolve(program: Command, ctx: CliContext): Command {
         groupsPerTask: o.groupsPerTask,
         ...(horizon !== undefined ? { horizon } : {}),
         progress: { milestoneEvery: o.milestoneEvery, checkEvery: o.checkEvery, tau: o.tau, mode: o.mode as ProgressMode },
-        update: { params: o.params as EvolveParams, lr: o.lr, beta: o.beta, maxWeight: o.maxWeight, epochs: o.epochs, batch: o.batch, promptStateSteps: o.promptStateSteps, promptLr: o.promptLr },
+        update: { method: o.method, fpoClip: o.fpoClip, fpoDraws: o.fpoDraws, params: o.params as EvolveParams, lr: o.lr, beta: o.beta, maxWeight: o.maxWeight, epochs: o.epochs, batch: o.batch, promptStateSteps: o.promptStateSteps, promptLr: o.promptLr },
         ...controllerOptions,
         seed: o.seed,
         workers: o.workers,
         onIteration: async (it) => {
           log(
             `iteration ${it.iteration + 1}/${o.iterations} (stage ${it.stage}, H_max ${it.maxSteps}): env success ${(100 * it.envSuccess).toFixed(1)}%, reward ${it.meanReward.toFixed(3)}, ` +
-              `critic done ${it.criticDone} (hacked ${it.rewardHacking}), tied groups ${it.tiedGroups}, ${it.updateSteps} update steps on ${it.samples} chunks, ${it.seconds.toFixed(0)} s`,
+              `critic done ${it.criticDone} (hacked ${it.rewardHacking}), tied groups ${it.tiedGroups}, ${it.updateSteps} update steps on ${it.samples} chunks` +
+              `${it.clippedFraction !== null ? ` (${(100 * it.clippedFraction).toFixed(0)}% clipped)` : ''}, ${it.seconds.toFixed(0)} s`,
           );
           await writeFileAtomic(join(o.out, 'iterations.svg'), iterationsSvg([...partial, it]));
           partial.push(it);
         },
       });
-      policy.save(join(o.out, 'evolved.safetensors'), { ...carriedMetadata(policy.metadata), evolvedFrom: o.policy, evolve: JSON.stringify({ critic: o.critic, iterations: o.iterations, params: o.params, seed: o.seed }) });
+      policy.save(join(o.out, 'evolved.safetensors'), { ...carriedMetadata(policy.metadata), evolvedFrom: o.policy, evolve: JSON.stringify({ critic: o.critic, iterations: o.iterations, params: o.params, method: o.method, seed: o.seed }) });
       await writeFileAtomic(join(o.out, 'value.svg'), valueSvg(result.iterations));
 
       let after: EvalReport | null = null;
