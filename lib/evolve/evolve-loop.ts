@@ -63,6 +63,12 @@ export interface EvolveUpdateOptions {
   /** Which parameters move (default 'action'). */
   params?: EvolveParams;
   lr?: number;
+  /**
+   * AWR weights: 'exp' (default) w = min(exp(A / beta), maxWeight): every rollout is imitated,
+   * the better ones more; 'positive' w = max(A, 0): only rollouts above their group's mean are
+   * imitated (filtered self-imitation), the others not at all.
+   */
+  weighting?: 'exp' | 'positive';
   /** w = exp(A / beta), clipped at maxWeight. */
   beta?: number;
   maxWeight?: number;
@@ -182,10 +188,11 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
   const schedule = o.horizon === 'none' ? null : checkHorizonSchedule(o.horizon ?? defaultHorizonSchedule({ maxSteps: longest, iterations: o.iterations, stages: Math.min(3, o.iterations) }));
   const progressOptions = { ...TABLETOP_PROGRESS_OPTIONS, ...o.progress };
   new ProgressEstimator(progressOptions); // validates before any rollout
-  const u = { method: 'awr' as 'awr' | 'fpo', fpoClip: 0.2, fpoDraws: 4, params: 'action' as EvolveParams, lr: 1e-4, beta: 1, maxWeight: 5, epochs: 1, batch: 64, maxGradNorm: 1, promptStateSteps: 0, promptLr: 1e-3, ...o.update };
+  const u = { method: 'awr' as 'awr' | 'fpo', weighting: 'exp' as 'exp' | 'positive', fpoClip: 0.2, fpoDraws: 4, params: 'action' as EvolveParams, lr: 1e-4, beta: 1, maxWeight: 5, epochs: 1, batch: 64, maxGradNorm: 1, promptStateSteps: 0, promptLr: 1e-3, ...o.update };
   if (!(u.lr > 0 && u.lr < 1)) throw new RangeValueError('VLA_VALUE', `evolve: update lr must be in (0, 1), got ${String(u.lr)}`);
   if (!Number.isSafeInteger(u.epochs) || u.epochs < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: update epochs must be a positive integer, got ${String(u.epochs)}`);
   if (!Number.isSafeInteger(u.batch) || u.batch < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: update batch must be a positive integer, got ${String(u.batch)}`);
+  if (u.weighting !== 'exp' && u.weighting !== 'positive') throw new ArgumentError('VLA_ARGUMENT', `evolve: weighting must be 'exp' or 'positive', got '${String(u.weighting)}'`);
   if (u.method !== 'awr' && u.method !== 'fpo') throw new ArgumentError('VLA_ARGUMENT', `evolve: update method must be 'awr' or 'fpo', got '${String(u.method)}'`);
   if (!Number.isSafeInteger(u.fpoDraws) || u.fpoDraws < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: fpoDraws must be a positive integer, got ${String(u.fpoDraws)}`);
   if (!(u.fpoClip > 0 && u.fpoClip < 1)) throw new ArgumentError('VLA_ARGUMENT', `evolve: fpoClip must be in (0, 1), got ${String(u.fpoClip)}`);
@@ -301,7 +308,8 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
     const samples: Array<{ chunk: SampledChunk; advantage: number; weight: number; oldLoss: number }> = [];
     for (const e of episodes) {
       if (e.advantage === 0) continue;
-      const w = advantageWeights([e.advantage], { beta: u.beta, maxWeight: u.maxWeight })[0]!;
+      const w = u.weighting === 'positive' ? Math.max(0, e.advantage) : advantageWeights([e.advantage], { beta: u.beta, maxWeight: u.maxWeight })[0]!;
+      if (w === 0 && u.method === 'awr') continue;
       for (const chunk of running.get(keyOf(e))!.chunks) samples.push({ chunk, advantage: e.advantage, weight: w, oldLoss: 0 });
     }
     const meanW = samples.reduce((s, x) => s + x.weight, 0) / Math.max(1, samples.length);
