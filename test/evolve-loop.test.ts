@@ -98,8 +98,12 @@ describe('runEvolve', () => {
     const before = slices(policy);
     const r = await runEvolve({
       policy, normalization: identity, critic, tasks: ['carrot-on-plate'], iterations: 1, groupSize: 3, seed: 1, workers: 1,
-      horizon: [{ untilIteration: 1, maxSteps: 9 }], update: { params: 'prompt', lr: 1e-2, batch: 8 },
+      horizon: [{ untilIteration: 1, maxSteps: 9 }], update: { params: 'prompt', lr: 1e-2, batch: 8, weighting: 'positive' },
     });
+    // Positive weighting imitates only the rollouts above their group's mean.
+    const above = r.iterations[0]!.episodes.filter((e) => e.advantage > 0).length;
+    expect(above).toBeGreaterThan(0);
+    expect(above).toBeLessThan(3);
     expect(r.iterations[0]!.updateSteps).toBeGreaterThan(0);
     expect(r.iterations[0]!.samples).toBeGreaterThan(0);
     const after = slices(policy);
@@ -139,6 +143,7 @@ describe('runEvolve', () => {
     await expect(runEvolve({ ...base, iterations: 1, groupSize: 1 })).rejects.toThrow(/groupSize must be an integer >= 2/);
     await expect(runEvolve({ ...base, iterations: 1, tasks: ['no-such-task'] })).rejects.toThrow(/no-such-task/);
     await expect(runEvolve({ ...base, iterations: 1, update: { lr: 5 } })).rejects.toThrow(/lr must be in/);
+    await expect(runEvolve({ ...base, iterations: 1, update: { weighting: 'softmax' as 'exp' } })).rejects.toThrow(/weighting must be 'exp' or 'positive'/);
     const baseline = Policy.create({ preset: 'tiny', tokenizer: benchmarkTokenizer(), seed: 3, config: { use_prompt: false, use_state_expert: false } });
     await expect(runEvolve({ ...base, policy: baseline, iterations: 1, update: { params: 'prompt' } })).rejects.toThrow(/no latent prompt/);
   });
