@@ -133,6 +133,28 @@ describe('runEvolve', () => {
     await expect(runEvolve({ policy, normalization: identity, critic, tasks: ['carrot-on-plate'], iterations: 1, seed: 0, update: { method: 'ppo' as 'fpo' } })).rejects.toThrow(/method must be 'awr' or 'fpo'/);
   });
 
+  it('anchor 1 pulls every trained weight back to its start after each step; anchor 0.5 keeps them nearer', async () => {
+    const critic = ProgressCritic.create({ preset: 'critic-tiny', vocabulary: benchmarkTokenizer().vocabulary, seed: 1 });
+    const moved = async (anchor: number) => {
+      const policy = Policy.create({ preset: 'tiny', tokenizer: benchmarkTokenizer(), seed: 4 });
+      const start = Array.from(slices(policy).get('action')!);
+      const r = await runEvolve({
+        policy, normalization: identity, critic, tasks: ['carrot-on-plate'], iterations: 1, groupSize: 3, seed: 2, workers: 1,
+        horizon: [{ untilIteration: 1, maxSteps: 9 }], update: { params: 'action', lr: 1e-2, batch: 4, epochs: 2, anchor },
+      });
+      expect(r.iterations[0]!.updateSteps).toBeGreaterThan(1);
+      const now = Array.from(slices(policy).get('action')!);
+      return Math.sqrt(now.reduce((s, v, i) => s + (v - start[i]!) ** 2, 0));
+    };
+    expect(await moved(1)).toBeLessThan(1e-5);
+    const free = await moved(0);
+    const half = await moved(0.5);
+    expect(free).toBeGreaterThan(0);
+    expect(half).toBeLessThan(free);
+    const policy = Policy.create({ preset: 'tiny', tokenizer: benchmarkTokenizer(), seed: 4 });
+    await expect(runEvolve({ policy, normalization: identity, critic: 'oracle', tasks: ['carrot-on-plate'], iterations: 1, seed: 0, update: { anchor: 2 } })).rejects.toThrow(/anchor must be in \[0, 1\]/);
+  });
+
   it('scores with a learned critic and rejects bad settings by name', async () => {
     const policy = Policy.create({ preset: 'tiny', tokenizer: benchmarkTokenizer(), seed: 3 });
     const critic = ProgressCritic.create({ preset: 'critic-tiny', vocabulary: benchmarkTokenizer().vocabulary, seed: 0 });

@@ -75,6 +75,12 @@ export interface EvolveUpdateOptions {
   epochs?: number;
   batch?: number;
   maxGradNorm?: number;
+  /**
+   * Pull toward the pretrained weights after every update step: theta <- theta - anchor (theta -
+   * theta_0) on the trained groups (0 = off). Bounds how far self-imitation can drift while a
+   * consistent advantage direction still accumulates (L2-SP style decay to the start point).
+   */
+  anchor?: number;
   /** Combined mode: state-grounding prompt steps after each update step (0 = off). */
   promptStateSteps?: number;
   promptLr?: number;
@@ -188,10 +194,11 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
   const schedule = o.horizon === 'none' ? null : checkHorizonSchedule(o.horizon ?? defaultHorizonSchedule({ maxSteps: longest, iterations: o.iterations, stages: Math.min(3, o.iterations) }));
   const progressOptions = { ...TABLETOP_PROGRESS_OPTIONS, ...o.progress };
   new ProgressEstimator(progressOptions); // validates before any rollout
-  const u = { method: 'awr' as 'awr' | 'fpo', weighting: 'exp' as 'exp' | 'positive', fpoClip: 0.2, fpoDraws: 4, params: 'action' as EvolveParams, lr: 1e-4, beta: 1, maxWeight: 5, epochs: 1, batch: 64, maxGradNorm: 1, promptStateSteps: 0, promptLr: 1e-3, ...o.update };
+  const u = { method: 'awr' as 'awr' | 'fpo', weighting: 'exp' as 'exp' | 'positive', fpoClip: 0.2, fpoDraws: 4, params: 'action' as EvolveParams, lr: 1e-4, beta: 1, maxWeight: 5, epochs: 1, batch: 64, maxGradNorm: 1, promptStateSteps: 0, promptLr: 1e-3, anchor: 0, ...o.update };
   if (!(u.lr > 0 && u.lr < 1)) throw new RangeValueError('VLA_VALUE', `evolve: update lr must be in (0, 1), got ${String(u.lr)}`);
   if (!Number.isSafeInteger(u.epochs) || u.epochs < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: update epochs must be a positive integer, got ${String(u.epochs)}`);
   if (!Number.isSafeInteger(u.batch) || u.batch < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: update batch must be a positive integer, got ${String(u.batch)}`);
+  if (!(u.anchor >= 0 && u.anchor <= 1)) throw new RangeValueError('VLA_VALUE', `evolve: anchor must be in [0, 1], got ${String(u.anchor)}`);
   if (u.weighting !== 'exp' && u.weighting !== 'positive') throw new ArgumentError('VLA_ARGUMENT', `evolve: weighting must be 'exp' or 'positive', got '${String(u.weighting)}'`);
   if (u.method !== 'awr' && u.method !== 'fpo') throw new ArgumentError('VLA_ARGUMENT', `evolve: update method must be 'awr' or 'fpo', got '${String(u.method)}'`);
   if (!Number.isSafeInteger(u.fpoDraws) || u.fpoDraws < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: fpoDraws must be a positive integer, got ${String(u.fpoDraws)}`);
@@ -205,6 +212,16 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
   const H = o.policy.config.horizon;
   const A = o.policy.config.action_dim;
   o.policy.resetOptimizer();
+  // The trained groups' elements and their starting values, for the anchor.
+  const trained = new Set<string>(groups);
+  const anchorRanges = o.policy.layout().filter((p) => trained.has(p.group)).map((p) => [p.offset, p.offset + p.size] as const);
+  const start = u.anchor > 0 ? o.policy.getParams().slice() : null;
+  const pullToStart = () => {
+    if (!start) return;
+    const now = o.policy.getParams();
+    for (const [a, b] of anchorRanges) for (let i = a; i < b; i++) now[i] = now[i]! - u.anchor * (now[i]! - start[i]!);
+    o.policy.setParams(now);
+  };
   const started = performance.now();
   const out: EvolveIteration[] = [];
   let episodeCounter = 0;
@@ -374,6 +391,7 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
         if (!Number.isFinite(step.total)) throw new RangeValueError('VLA_VALUE', `evolve: the update loss became ${step.total} at iteration ${it}`);
         losses += step.total;
         updateSteps++;
+        pullToStart();
         for (let k = 0; k < u.promptStateSteps; k++) {
           await o.policy.promptStepAsync(r.obs, { lr: u.promptLr, seed: deriveSeed(o.seed, 'evolve-prompt', it), step: updateSteps * u.promptStateSteps + k });
         }

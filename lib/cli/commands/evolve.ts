@@ -46,6 +46,7 @@ const EvolveCliOptions = z.object({
   params: z.enum(['prompt', 'action', 'all']),
   method: z.enum(['awr', 'fpo']),
   weighting: z.enum(['exp', 'positive']),
+  anchor: numberOption(0, 1),
   fpoClip: numberOption(0, 1),
   fpoDraws: intOption(1),
   lr: numberOption(0, 1),
@@ -114,6 +115,7 @@ export function registerEvolve(program: Command, ctx: CliContext): Command {
     .option('--params <which>', 'parameters that move: prompt, action, all', 'action')
     .option('--method <m>', 'update: awr (advantage-weighted CFM) or fpo (clipped CFM-loss ratio)', 'awr')
     .option('--weighting <w>', "AWR weights: exp (every rollout, better ones more) or positive (only rollouts above their group's mean)", 'exp')
+    .option('--anchor <x>', 'pull the trained weights toward the pretrained ones by this fraction after every step (0 = off)', '0')
     .option('--fpo-clip <x>', 'FPO ratio clip epsilon', '0.2')
     .option('--fpo-draws <n>', 'FPO (noise, time) draws per chunk', '4')
     .option('--lr <x>', 'AdamW learning rate of the update', '1e-4')
@@ -174,7 +176,7 @@ export function registerEvolve(program: Command, ctx: CliContext): Command {
         groupsPerTask: o.groupsPerTask,
         ...(horizon !== undefined ? { horizon } : {}),
         progress: { milestoneEvery: o.milestoneEvery, checkEvery: o.checkEvery, tau: o.tau, mode: o.mode as ProgressMode },
-        update: { method: o.method, weighting: o.weighting, fpoClip: o.fpoClip, fpoDraws: o.fpoDraws, params: o.params as EvolveParams, lr: o.lr, beta: o.beta, maxWeight: o.maxWeight, epochs: o.epochs, batch: o.batch, promptStateSteps: o.promptStateSteps, promptLr: o.promptLr },
+        update: { method: o.method, weighting: o.weighting, anchor: o.anchor, fpoClip: o.fpoClip, fpoDraws: o.fpoDraws, params: o.params as EvolveParams, lr: o.lr, beta: o.beta, maxWeight: o.maxWeight, epochs: o.epochs, batch: o.batch, promptStateSteps: o.promptStateSteps, promptLr: o.promptLr },
         ...controllerOptions,
         seed: o.seed,
         workers: o.workers,
