@@ -284,7 +284,7 @@ describe('the EVOLVE command line (collect-demos --progress, train-critic, criti
   it('records progress, trains a critic with a quality report, and evolves a checkpoint with it', async () => {
     const c = await cli('collect-demos', '--progress', '--expert-noise', '6', '--tasks', 'carrot-on-plate', '--episodes', '4', '--width', '16', '--height', '16', '--workers', '1', '--out', criticData);
     expect(c.code, c.out).toBe(0);
-    expect(c.out).toMatch(/task progress recorded/);
+    expect(c.out).toMatch(/scripted expert \(noise 6\), with task progress/);
     const t = await cli('train-critic', '--data', criticData, '--out', critic, '--preset', 'critic-tiny', '--steps', '6', '--batch', '4', '--checkpoint-every', '3', '--eval-data', criticData, '--json', join(dir, 'critic.json'));
     expect(t.code, t.out).toBe(0);
     expect(t.out).toMatch(/trained .*critic\.safetensors: 6 steps/);

@@ -108,8 +108,8 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
       await writer.close();
       const successes = result.episodes.filter((e) => e.outcome.success).length;
       ctx.io.stdout(
-        `wrote ${kept} episode(s) of ${resolved.name}${o.policy ? '' : ` (noise ${o.expertNoise})`} to ${o.out} (${successes}/${total} successful${o.successesOnly ? ', failures dropped' : ''}; ${describeImages(image)}${o.progress ? '; task progress recorded' : ''}); ` +
-          `${result.envSteps} env steps at ${result.envStepsPerSecond.toFixed(0)} steps/s\n`,
+        `wrote ${kept} episode(s) to ${o.out} (${successes}/${total} successful${o.successesOnly ? ', failures dropped' : ''}; ${describeImages(image)}); ` +
+          `${result.envSteps} env steps at ${result.envStepsPerSecond.toFixed(0)} steps/s; recorded from ${o.policy ? resolved.name : `the scripted expert (noise ${o.expertNoise})`}${o.progress ? ', with task progress' : ''}\n`,
       );
     });
 }
