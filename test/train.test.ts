@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { runCli } from '../lib/cli/main.js';
+import { criticFrame, loadCriticEpisodes } from '../lib/evolve/critic-data.js';
+import { ProgressCritic } from '../lib/evolve/progress-critic.js';
 import { Policy } from '../lib/index.js';
 import { evaluate } from '../lib/tabletop/eval.js';
 import { PolicyController, loadController } from '../lib/tabletop/policy-controller.js';
@@ -292,6 +294,15 @@ describe('the EVOLVE command line (collect-demos --progress, train-critic, criti
     const report = JSON.parse(readFileSync(join(dir, 'critic.json'), 'utf8')) as { quality: { tasks: Record<string, { episodes: number }> }; trainTasks: string[] };
     expect(report.quality.tasks['carrot-on-plate']!.episodes).toBe(4);
     expect(report.trainTasks).toEqual(['carrot-on-plate']);
+    const half = join(dir, 'critic.f16.safetensors');
+    const x = await cli('export', '--checkpoint', critic, '--out', half);
+    expect(x.code, x.out).toBe(0);
+    const [full, shipped] = [ProgressCritic.load(critic), ProgressCritic.load(half)];
+    expect(shipped.metadata['trainingStep']).toBe('6');
+    const frames = (await loadCriticEpisodes([criticData]))[0]!;
+    const pair = [{ before: criticFrame(frames, 0), after: criticFrame(frames, 10), instruction: frames.instruction }];
+    expect(Math.abs(shipped.score(pair)[0]! - full.score(pair)[0]!)).toBeLessThan(0.5);
+    expect(readFileSync(half).length).toBeLessThan(readFileSync(critic).length);
     const q = await cli('critic-quality', '--critic', critic, '--data', criticData);
     expect(q.code, q.out).toBe(0);
     expect(q.out).not.toMatch(/unseen/);

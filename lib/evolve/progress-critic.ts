@@ -134,12 +134,15 @@ export class ProgressCritic {
   }
 
   /**
-   * Saves weights (float32), config, vocabulary and `metadata` atomically (temp file + rename).
-   * The keys 'vocab', 'format', 'format_version' and 'config' are reserved.
+   * Saves weights (float32, or float16 for shipping; loading widens them back), config,
+   * vocabulary and `metadata` atomically (temp file + rename). The keys 'vocab', 'format',
+   * 'format_version' and 'config' are reserved.
    */
-  save(path: string, metadata: Record<string, string> = {}): void {
+  save(path: string, metadata: Record<string, string> = {}, options: { weights?: 'float32' | 'float16' } = {}): void {
     const meta = checkpointMetadata(metadata, this.tokenizer, 'ProgressCritic.save');
-    call(() => this.native.save(path, meta, 'float32'));
+    const weights = options.weights ?? 'float32';
+    if (weights !== 'float32' && weights !== 'float16') throw new ArgumentError('VLA_ARGUMENT', `ProgressCritic.save: weights must be 'float32' or 'float16', got '${String(weights)}'`);
+    call(() => this.native.save(path, meta, weights));
   }
 
   /** An independent copy (same config, vocabulary, weights and metadata; fresh optimizer state). */

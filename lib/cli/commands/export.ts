@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import { ArgumentError } from '../../errors.js';
+import { ProgressCritic } from '../../evolve/progress-critic.js';
 import { carriedMetadata } from '../../model/model-io.js';
 import { Policy } from '../../model/policy.js';
 import { parseOptions, type CliContext } from '../context.js';
@@ -29,16 +30,22 @@ const ExportOptions = z.object({
 export function registerExport(program: Command, ctx: CliContext): Command {
   return program
     .command('export')
-    .description('rewrite a checkpoint with float16 (or float32) weights, keeping its config, vocabulary and metadata')
+    .description('rewrite a checkpoint (policy or progress critic) with float16 (or float32) weights, keeping its config, vocabulary and metadata')
     .requiredOption('--checkpoint <file>', 'the checkpoint to read (vla-ttt train)')
     .requiredOption('--out <file>', 'the checkpoint to write (atomically)')
     .option('--weights <dtype>', 'float16 or float32', 'float16')
     .action((raw: unknown) => {
       const o = parseOptions(ExportOptions, raw);
       if (resolve(o.checkpoint) === resolve(o.out)) throw new ArgumentError('VLA_ARGUMENT', '--out must differ from --checkpoint (the source is kept)');
-      const policy = Policy.load(o.checkpoint);
-      const metadata = carriedMetadata(policy.metadata);
-      policy.save(o.out, metadata, { weights: o.weights });
+      // Policies and progress critics share the checkpoint format; Policy.load names a critic.
+      let model: Policy | ProgressCritic;
+      try {
+        model = Policy.load(o.checkpoint);
+      } catch (e) {
+        if (!(e instanceof ArgumentError && e.message.includes('this is a progress critic'))) throw e;
+        model = ProgressCritic.load(o.checkpoint);
+      }
+      model.save(o.out, carriedMetadata(model.metadata), { weights: o.weights });
       const before = statSync(o.checkpoint).size;
       const after = statSync(o.out).size;
       ctx.io.stdout(`wrote ${o.out} (${o.weights} weights, ${(after / 2 ** 20).toFixed(2)} MiB; ${o.checkpoint} is ${(before / 2 ** 20).toFixed(2)} MiB)\n`);
