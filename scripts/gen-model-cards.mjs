@@ -99,16 +99,18 @@ function comparison(c) {
   const sweeps = c.models.map((m) => ({ name: m, sweep: recipes[m] ? readJson(optionValue(recipes[m].sweep, '--out')) : null })).filter((x) => x.sweep);
   const out = [`## ${c.title}`, '', c.summary, ''];
   if (sweeps.length < 2) return out.concat(['Not measured yet.', '']).join('\n');
-  const shifts = Object.keys(sweeps[0].sweep.results).filter((s) => sweeps.every((x) => x.sweep.results[s]));
+  // Every shift the reference measured and at least one other variant did; '-' where a variant's sweep has not reached it.
+  const shifts = Object.keys(sweeps[0].sweep.results).filter((s) => sweeps.slice(1).some((x) => x.sweep.results[s]));
   out.push(`| model | ${shifts.map((s) => `\`${s}\``).join(' | ')} |`, `|---|${shifts.map(() => '---:').join('|')}|`);
   for (const { name, sweep } of sweeps) {
-    out.push(`| ${name} | ${shifts.map((s) => { const p = pooled(sweep.results[s]); return `${pct(sweep.results[s].mean)} ${interval(p.ci)}`; }).join(' | ')} |`);
+    out.push(`| ${name} | ${shifts.map((s) => { if (!sweep.results[s]) return '-'; const p = pooled(sweep.results[s]); return `${pct(sweep.results[s].mean)} ${interval(p.ci)}`; }).join(' | ')} |`);
   }
   const [ref, ...others] = sweeps;
   out.push('', `Paired on the same episodes against ${ref.name} (flips and exact McNemar p over all tasks):`, '');
   out.push(`| model | shift | ${ref.name} | model | ${ref.name} only | model only | p |`, '|---|---|---:|---:|---:|---:|---:|');
   for (const o of others) {
     for (const s of shifts) {
+      if (!o.sweep.results[s]) continue;
       const f = comparePaired(ref.sweep.results[s], o.sweep.results[s]).overall;
       out.push(`| ${o.name} | \`${s}\` | ${f.base}/${f.total} | ${f.post}/${f.total} | ${f.succToFail} | ${f.failToSucc} | ${f.pValue < 0.001 ? f.pValue.toExponential(1) : f.pValue.toFixed(3)} |`);
     }
