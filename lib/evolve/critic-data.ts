@@ -142,7 +142,11 @@ export function sampleCriticPairs(episodes: readonly CriticEpisode[], n: number,
 /** Splits episodes into (train, held-out) by a seeded shuffle, `heldOut` of them per task. */
 export function splitCriticEpisodes(episodes: readonly CriticEpisode[], heldOutPerTask: number, rng: Rng): { train: CriticEpisode[]; heldOut: CriticEpisode[] } {
   const byTask = new Map<string, CriticEpisode[]>();
-  for (const e of episodes) byTask.set(e.task, [...(byTask.get(e.task) ?? []), e]);
+  for (const e of episodes) {
+    const list = byTask.get(e.task);
+    if (list) list.push(e);
+    else byTask.set(e.task, [e]);
+  }
   const train: CriticEpisode[] = [];
   const heldOut: CriticEpisode[] = [];
   for (const list of byTask.values()) {

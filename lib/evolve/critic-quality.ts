@@ -179,7 +179,11 @@ export async function criticQuality(score: CriticScorer, episodes: readonly Crit
   if (!Number.isSafeInteger(stride) || stride < 1) throw new ArgumentError('VLA_ARGUMENT', `criticQuality: vocStride must be a positive integer, got ${String(stride)}`);
   if (episodes.length === 0) throw new ArgumentError('VLA_ARGUMENT', 'criticQuality: no episodes');
   const byTask = new Map<string, CriticEpisode[]>();
-  for (const e of episodes) byTask.set(e.task, [...(byTask.get(e.task) ?? []), e]);
+  for (const e of episodes) {
+    const list = byTask.get(e.task);
+    if (list) list.push(e);
+    else byTask.set(e.task, [e]);
+  }
 
   const tasks: Record<string, TaskCriticQuality> = {};
   const total: DoneCounts = { truePositive: 0, falsePositive: 0, trueNegative: 0, falseNegative: 0 };

@@ -21,7 +21,7 @@ import { readOptimizerFile, writeOptimizerFile } from '../train/optimizer-file.j
 import { learningRate } from '../train/schedule.js';
 import { Rng, deriveSeed } from '../util/random.js';
 import { sampleCriticPairs, type CriticEpisode, type PairSampling } from './critic-data.js';
-import type { ProgressCritic } from './progress-critic.js';
+import type { CriticBatch, ProgressCritic } from './progress-critic.js';
 
 export interface CriticTrainingOptions {
   critic: ProgressCritic;
@@ -100,11 +100,13 @@ export async function trainCritic(o: CriticTrainingOptions): Promise<CriticTrain
   let acc = 0;
   let n = 0;
   let last = NaN;
+  let batch: CriticBatch | undefined;
   for (let step = resume.step; step < o.steps; step++) {
     if (o.signal?.aborted) throw new ArgumentError('VLA_ARGUMENT', `trainCritic: aborted at step ${step}; the checkpoint of the last saved step is intact`);
     const { pairs, targets } = sampleCriticPairs(o.episodes, o.batch, new Rng(deriveSeed(o.seed, 'critic-pairs', step)), o.sampling);
     const lr = learningRate(schedule, step);
-    const r = await o.critic.trainStepAsync(o.critic.pack(pairs), targets, { lr, weightDecay: o.weightDecay ?? 0.01, maxGradNorm: o.maxGradNorm ?? 1.0 });
+    batch = o.critic.pack(pairs, batch); // the same buffers every step (the previous step has settled)
+    const r = await o.critic.trainStepAsync(batch, targets, { lr, weightDecay: o.weightDecay ?? 0.01, maxGradNorm: o.maxGradNorm ?? 1.0 });
     if (!Number.isFinite(r.loss)) throw new RangeValueError('VLA_VALUE', `trainCritic: the loss became ${r.loss} at step ${step}; the last checkpoint is intact`);
     last = r.loss;
     acc += r.loss;

@@ -255,21 +255,30 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
       ...(o.executeSteps !== undefined ? { executeSteps: o.executeSteps } : {}),
       seed: deriveSeed(o.seed, 'evolve-noise', it),
       noisePerEpisode: true,
-      onChunk: (c) => running.get(keyOf(c.episode))!.chunks.push({ ...c, observation: { ...c.observation, image: c.observation.image && { ...c.observation.image, data: c.observation.image.data.slice() } } }),
+      // The chunk's frame is the one batchPolicy stored for this step (the round's image buffer is not kept).
+      onChunk: (c) => {
+        const r = running.get(keyOf(c.episode))!;
+        r.chunks.push({ ...c, observation: { ...c.observation, image: c.observation.image && { ...c.observation.image, data: r.frames[c.episode.step]! } } });
+      },
     });
     const batchPolicy = async (observations: Parameters<typeof controller.batchPolicy>[0], context: Parameters<typeof controller.batchPolicy>[1]) => {
-      const actions = await controller.batchPolicy(observations, context);
-      // 2. Online estimation: this round's critic queries, in one batch.
-      const pairs: CriticPair[] = [];
-      const labels: number[] = [];
-      const asked: Array<{ r: Running; q: NonNullable<ReturnType<ProgressEstimator['observe']>> }> = [];
-      context.episodes.forEach((ep, i) => {
+      // Each frame is copied once, before acting: the estimator and the chunks of this step share it.
+      const rs = context.episodes.map((ep, i) => {
         const r = running.get(keyOf(ep))!;
         const img = observations[i]!.image;
         if (!img) throw new ArgumentError('VLA_ARGUMENT', 'evolve: observations carry no image; the critic needs frames');
         r.frames[ep.step] = img.data.slice();
         r.progress[ep.step] = ep.progress ?? NaN;
         r.lastSeen = ep.step;
+        return r;
+      });
+      const actions = await controller.batchPolicy(observations, context);
+      // 2. Online estimation: this round's critic queries, in one batch.
+      const pairs: CriticPair[] = [];
+      const labels: number[] = [];
+      const asked: Array<{ r: Running; q: NonNullable<ReturnType<ProgressEstimator['observe']>> }> = [];
+      context.episodes.forEach((ep, i) => {
+        const r = rs[i]!;
         const q = r.estimator.observe(ep.step);
         if (q) {
           pairs.push({ before: r.frames[q.earlier]!, after: r.frames[q.later]!, instruction: observations[i]!.instruction });

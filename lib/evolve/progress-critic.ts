@@ -23,7 +23,7 @@
  */
 import { ArgumentError, RangeValueError, ShapeError, UnsupportedError } from '../errors.js';
 import { presetConfig, type CriticPresetName, type ModelConfig } from '../model/config.js';
-import { callNative as call, callNativeAsync as callAsync, checkpointMetadata, tokenizerFromMetadata } from '../model/model-io.js';
+import { callNative as call, callNativeAsync as callAsync, checkpointMetadata, checkpointWeights, tokenizerFromMetadata } from '../model/model-io.js';
 import type { AdamOptions, OptimizerState } from '../model/policy.js';
 import { Tokenizer } from '../model/tokenizer.js';
 import { checkCriticPair, checkFinite } from '../model/validate.js';
@@ -140,8 +140,7 @@ export class ProgressCritic {
    */
   save(path: string, metadata: Record<string, string> = {}, options: { weights?: 'float32' | 'float16' } = {}): void {
     const meta = checkpointMetadata(metadata, this.tokenizer, 'ProgressCritic.save');
-    const weights = options.weights ?? 'float32';
-    if (weights !== 'float32' && weights !== 'float16') throw new ArgumentError('VLA_ARGUMENT', `ProgressCritic.save: weights must be 'float32' or 'float16', got '${String(weights)}'`);
+    const weights = checkpointWeights(options, 'ProgressCritic.save');
     call(() => this.native.save(path, meta, weights));
   }
 

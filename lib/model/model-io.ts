@@ -55,3 +55,10 @@ export const WRITER_METADATA_KEYS: ReadonlySet<string> = new Set(['format', 'for
 export function carriedMetadata(metadata: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(metadata).filter(([k]) => !WRITER_METADATA_KEYS.has(k)));
 }
+
+/** The dtype a checkpoint's weights are written in: 'float32' (default) or 'float16' (shipping; loading widens). */
+export function checkpointWeights(options: { weights?: 'float32' | 'float16' }, where: string): 'float32' | 'float16' {
+  const weights = options.weights ?? 'float32';
+  if (weights !== 'float32' && weights !== 'float16') throw new ArgumentError('VLA_ARGUMENT', `${where}: weights must be 'float32' or 'float16', got '${String(weights)}'`);
+  return weights;
+}

@@ -25,7 +25,7 @@ import type {
 } from '../native/addon-types.js';
 import { addon } from '../native/loader.js';
 import { presetConfig, type ModelConfig, type PresetName } from './config.js';
-import { callNative as call, callNativeAsync as callAsync, checkpointMetadata, tokenizerFromMetadata } from './model-io.js';
+import { callNative as call, callNativeAsync as callAsync, checkpointMetadata, checkpointWeights, tokenizerFromMetadata } from './model-io.js';
 import { Tokenizer } from './tokenizer.js';
 import { checkFinite, checkObservation } from './validate.js';
 
@@ -212,8 +212,7 @@ export class Policy {
    */
   save(path: string, metadata: Record<string, string> = {}, options: { weights?: 'float32' | 'float16' } = {}): void {
     const meta = checkpointMetadata(metadata, this.tokenizer, 'Policy.save');
-    const weights = options.weights ?? 'float32';
-    if (weights !== 'float32' && weights !== 'float16') throw new ArgumentError('VLA_ARGUMENT', `Policy.save: weights must be 'float32' or 'float16', got '${String(weights)}'`);
+    const weights = checkpointWeights(options, 'Policy.save');
     call(() => this.native.save(path, meta, weights));
   }
 
