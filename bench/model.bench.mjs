@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { Policy, Tensor, Tokenizer, buildInfo, cpuInfo, setNumThreads } from '../dist/index.js';
+import { benchActions, benchObservations, benchPolicy, buildInfo, cpuInfo, median, modelOpCall, quantile, setNumThreads, timeCalls } from '../dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -46,46 +46,23 @@ const ops = {
 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const sorted = (xs) => [...xs].sort((a, b) => a - b);
-const quantile = (xs, q) => {
-  const s = sorted(xs);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
-};
-const median = (xs) => quantile(xs, 0.5);
 
 // ---- inputs --------------------------------------------------------------------------------------
 
+// The inputs and calls are lib/bench/model-inputs.ts's, as `vla-ttt bench` times them.
 setNumThreads(THREADS);
-const tokenizer = Tokenizer.fromTexts(['put the carrot on the plate', 'put the spoon on the towel', 'stack the green block on the yellow block', 'put the eggplant in the basket']);
-const policy = Policy.create({ preset: 'small', tokenizer, seed: 7 });
+const policy = benchPolicy('small', 7);
 const c = policy.config;
 const dir = mkdtempSync(join(tmpdir(), 'vla-ttt-model-bench-'));
 policy.save(join(dir, 'policy.safetensors'));
 
-function observations(B, seed, embodiment) {
-  const S = c.image_size;
-  const px = Tensor.rand([B * S * S * 3], { seed, stream: 1, scale: 256 }).data;
-  const texts = ['put the carrot on the plate', 'put the spoon on the towel', 'stack the green block on the yellow block', 'put the eggplant in the basket'];
-  const text = new Int32Array(B * c.max_text_len);
-  for (let b = 0; b < B; b++) tokenizer.encode(texts[b % texts.length], c.max_text_len, text.subarray(b * c.max_text_len, (b + 1) * c.max_text_len));
-  return {
-    batch: B,
-    images: Uint8Array.from(px, (v) => Math.min(255, Math.floor(v))),
-    text,
-    state: Tensor.randn([B * c.state_dim], { seed, stream: 2, scale: 0.5 }).data,
-    embodiment: Int32Array.from({ length: B }, (_, b) => embodiment(b)),
-  };
-}
 // act: one robot; promptStep: a test-time buffer of one embodiment; trainStep: mixed embodiments.
 const batches = {
-  act: observations(ops.act.batch, 1, () => 0),
-  promptStep: observations(ops.promptStep.batch, 2, () => 0),
-  trainStep: observations(ops.trainStep.batch, 3, (b) => b % c.num_embodiments),
+  act: benchObservations(policy, ops.act.batch, 1, () => 0),
+  promptStep: benchObservations(policy, ops.promptStep.batch, 2, () => 0),
+  trainStep: benchObservations(policy, ops.trainStep.batch, 3, (b) => b % c.num_embodiments),
 };
-const trainActions = Tensor.randn([ops.trainStep.batch * c.horizon * c.action_dim], { seed: 4, scale: 0.5 }).data;
+const trainActions = benchActions(policy, ops.trainStep.batch, 4);
 
 function writeArrays(directory, arrays, extra) {
   if (endianness() !== 'LE') throw new Error('array directories are little-endian');
@@ -184,26 +161,16 @@ function startTorch(threads, waitPolicy) {
 
 // ---- native timing -------------------------------------------------------------------------------
 
-let actSeed = 0;
-let step = 0;
 const nativeCall = {
-  act: () => policy.act(batches.act, { seed: actSeed++ }),
-  promptStep: () => policy.promptStep(batches.promptStep, { seed: 1, step: step++ }),
-  trainStep: () => policy.trainStep({ observations: batches.trainStep, actions: trainActions }, { seed: 2, step: step++ }),
+  act: modelOpCall(policy, 'act', batches.act),
+  promptStep: modelOpCall(policy, 'promptStep', batches.promptStep),
+  trainStep: modelOpCall(policy, 'trainStep', batches.trainStep, trainActions),
 };
 function timeNative(op, warmup, calls, threads) {
   setNumThreads(threads);
-  for (let i = 0; i < warmup; i++) nativeCall[op]();
-  const ms = [];
-  const cpu0 = process.cpuUsage(); // every thread of this process, user + system
-  for (let i = 0; i < calls; i++) {
-    const t0 = process.hrtime.bigint();
-    nativeCall[op]();
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  const cpu = process.cpuUsage(cpu0);
+  const t = timeCalls(nativeCall[op], { warmup, calls });
   setNumThreads(THREADS);
-  return { ms, cpuMsPerCall: (cpu.user + cpu.system) / 1e3 / calls };
+  return t;
 }
 const torchOp = { act: 'act', promptStep: 'prompt_step', trainStep: 'train_step' };
 async function timeTorch(server, op, o) {

@@ -11,11 +11,10 @@
 //
 // Writes bench/results/tabletop-cpu.json by default.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { buildInfo, cpuInfo, DEFAULT_IMAGE_SIZE, nativeBatchRenderer, planEpisodes, runRollouts } from '../dist/index.js';
+import { BENCH_TASKS, DEFAULT_IMAGE_SIZE, machineFacts, median, planEpisodes, timeTabletopRun } from '../dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -27,14 +26,9 @@ const episodesPerTask = Number(arg('--episodes', '12'));
 const repeats = Number(arg('--repeats', '3'));
 const out = arg('--out', join(root, 'bench', 'results', 'tabletop-cpu.json'));
 
-const tasks = ['carrot-on-plate', 'eggplant-in-basket', 'spoon-on-towel', 'stack-cube'];
+const tasks = [...BENCH_TASKS];
 const episodes = planEpisodes(tasks, episodesPerTask, 0);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const size = { ...DEFAULT_IMAGE_SIZE };
-const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
 
 const configs = [
   { name: '1 worker, no images', workers: 1, sleep: true, images: 'none' },
@@ -45,26 +39,20 @@ const configs = [
   { name: '1 worker, no images, sleeping off', workers: 1, sleep: false, images: 'none' },
   { name: '2 workers, no images, sleeping off', workers: 2, sleep: false, images: 'none' },
 ];
-const render = { none: false, native: 'native', 'main-thread': nativeBatchRenderer };
 // Rounds go through every configuration once, so that load from other processes, which drifts
-// over minutes, spreads over all configurations instead of favoring the first ones.
+// over minutes, spreads over all configurations instead of favoring the first ones. Each run is
+// lib/bench/tabletop-timing.ts's (as `vla-ttt bench` times the env): envStepsPerSecond after
+// worker startup; cpuMsPerStep, the CPU time of the whole process (main thread, workers, native
+// pool) per env step, startup included: less sensitive to other processes than wall time, though
+// not immune (shared caches, spin-waits that last longer when threads are descheduled).
 const runsByConfig = configs.map(() => []);
 for (let r = 0; r < repeats; r++) {
   for (const [i, c] of configs.entries()) {
-    const loadBefore = load();
-    const cpu0 = process.cpuUsage();
-    const res = await runRollouts({ policy: 'expert', episodes, workers: c.workers, envsPerWorker: 4, env: { sleep: c.sleep }, render: render[c.images], imageSize: size });
-    const successes = res.episodes.filter((e) => e.outcome.success).length;
-    const loadAfter = load();
-    const cpu = process.cpuUsage(cpu0);
-    // CPU time of the whole process (main thread, workers, native pool) per env step, startup
-    // included: less sensitive to other processes than wall time, though not immune (shared
-    // caches, spin-waits that last longer when threads are descheduled).
-    const cpuMsPerStep = (cpu.user + cpu.system) / 1000 / res.envSteps;
-    runsByConfig[i].push({ envStepsPerSecond: res.envStepsPerSecond, cpuMsPerStep, seconds: res.seconds, startupSeconds: res.startupSeconds, envSteps: res.envSteps, successes, loadBefore, loadAfter });
+    const run = await timeTabletopRun(episodes, { workers: c.workers, sleep: c.sleep, images: c.images, envsPerWorker: 4, imageSize: size });
+    runsByConfig[i].push(run);
     console.log(
-      `${c.name}: run ${r + 1}/${repeats}: ${res.envStepsPerSecond.toFixed(1)} env steps/s, ${cpuMsPerStep.toFixed(2)} CPU ms/step (${res.envSteps} steps, ${res.startupSeconds.toFixed(2)} s startup, ` +
-        `${successes}/${res.episodes.length} successes, load average ${loadBefore[0]} -> ${loadAfter[0]})`,
+      `${c.name}: run ${r + 1}/${repeats}: ${run.envStepsPerSecond.toFixed(1)} env steps/s, ${run.cpuMsPerStep.toFixed(2)} CPU ms/step (${run.envSteps} steps, ${run.startupSeconds.toFixed(2)} s startup, ` +
+        `${run.successes}/${episodes.length} successes, load average ${run.loadBefore[0]} -> ${run.loadAfter[0]})`,
     );
   }
 }
@@ -77,21 +65,11 @@ const results = configs.map((c, i) => ({
 }));
 
 const pkg = JSON.parse(readFileSync(join(root, 'node_modules', '@mujoco', 'mujoco', 'package.json'), 'utf8'));
-const build = buildInfo();
-const cpu = cpuInfo();
+const m = machineFacts();
 const report = {
   benchmark: 'tabletop env steps per second, scripted expert, without and with 64x64 observation images',
   date: new Date().toISOString(),
-  machine: {
-    cpus: availableParallelism(),
-    model: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    isa: cpu.activeIsa,
-    nativeThreads: cpu.threads,
-    compiler: build.compiler,
-    buildType: build.buildType,
-  },
+  machine: { cpus: m.cpus, model: m.cpu, memoryGiB: m.memoryGiB, node: m.node, isa: m.isa, nativeThreads: m.nativeThreads, compiler: m.compiler, buildType: m.buildType },
   mujoco: pkg.version,
   setup: { tasks, episodesPerTask, episodes: episodes.length, controlHz: 5, physicsHz: 500, envsPerWorker: 4, repeats, imageSize: size },
   note:

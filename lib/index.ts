@@ -80,3 +80,15 @@ export { Adapter } from './adapt/adapter.js';
 export type { AdapterOptions, AdaptationReport } from './adapt/adapter.js';
 export { Normalization } from './train/normalization.js';
 export { loadController, PolicyController, DEFAULT_EXECUTE_STEPS } from './tabletop/policy-controller.js';
+// Benchmarks on this machine (vla-ttt bench, bench/*.bench.mjs): timing helpers, the model
+// benchmark's inputs, timed tabletop runs, the machine's facts.
+export { median, quantile, timeCalls } from './bench/timing.js';
+export type { CallTimes } from './bench/timing.js';
+export { BENCH_INSTRUCTIONS, benchActions, benchObservations, benchPolicy, modelOpCall } from './bench/model-inputs.js';
+export type { ModelOp } from './bench/model-inputs.js';
+export { BENCH_TASKS, timeTabletopRun } from './bench/tabletop-timing.js';
+export type { TabletopRun, TabletopRunConfig } from './bench/tabletop-timing.js';
+export { describeMachine, machineFacts } from './bench/machine.js';
+export type { MachineFacts } from './bench/machine.js';
+export { BENCH_PARTS, BENCH_SETTINGS, runBench } from './bench/run-bench.js';
+export type { BenchOptions, BenchPart, BenchReport, EnvTiming, ModelTiming } from './bench/run-bench.js';

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import { ArgumentError } from '../errors.js';
+import { writeFileAtomic } from '../tabletop/dataset.js';
 import type { BatchRenderer } from '../tabletop/observation-images.js';
 
 export interface CliIo {
@@ -61,4 +62,40 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.in
   const key = String(issue.path[0] ?? '');
   const flag = key ? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'options';
   throw new ArgumentError('VLA_ARGUMENT', `${flag} ${issue.message}`);
+}
+
+/**
+ * The checkpoint of a command that takes `--policy FILE` and its alias `--checkpoint FILE`
+ * (the CLI contract accepts either wherever a checkpoint file is meant): one of them, or both
+ * naming the same file. `policyHelp` describes what --policy takes, for the error.
+ */
+export function policyOrCheckpoint(o: { policy?: string | undefined; checkpoint?: string | undefined }, policyHelp = 'FILE'): string {
+  if (o.policy && o.checkpoint && o.policy !== o.checkpoint) throw new ArgumentError('VLA_ARGUMENT', '--policy and --checkpoint name different policies; give one');
+  const which = o.policy ?? o.checkpoint;
+  if (!which) throw new ArgumentError('VLA_ARGUMENT', `one of --policy ${policyHelp} or --checkpoint FILE is required`);
+  return which;
+}
+
+/** Writes an output file atomically; a path that cannot be written is a one-line error naming the option. */
+export async function writeOutput(flag: string, file: string, data: string | Uint8Array): Promise<void> {
+  await writeFileAtomic(file, data).catch((e: Error) => {
+    throw new ArgumentError('VLA_ARGUMENT', `${flag}: cannot write '${file}': ${e.message}`);
+  });
+}
+
+/**
+ * A command's report: with `--json -` its JSON on stdout instead of the text; otherwise the
+ * text, and with `--json FILE` the JSON written there too.
+ */
+export async function emitReport(io: CliIo, json: string | undefined, value: unknown, text: () => string): Promise<void> {
+  const body = JSON.stringify(value, null, 1) + '\n';
+  if (json === '-') {
+    io.stdout(body);
+    return;
+  }
+  io.stdout(text());
+  if (json) {
+    await writeOutput('--json', json, body);
+    io.stdout(`wrote ${json}\n`);
+  }
 }

@@ -11,6 +11,7 @@ import { Command, CommanderError } from 'commander';
 
 import { registerCollectDemos } from './commands/collect-demos.js';
 import { registerAdapt } from './commands/adapt.js';
+import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDivergence } from './commands/divergence.js';
@@ -24,7 +25,7 @@ import { registerTrain } from './commands/train.js';
 import { registerCriticQuality, registerTrainCritic } from './commands/train-critic.js';
 import type { CliContext } from './context.js';
 
-const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCompare, registerCollectDemos, registerRender, registerTrain, registerSweep, registerExport, registerAdapt, registerDivergence, registerDemo, registerTrainCritic, registerCriticQuality, registerEvolve];
+const COMMANDS: Array<(program: Command, ctx: CliContext) => Command> = [registerInfo, registerEval, registerCompare, registerCollectDemos, registerRender, registerTrain, registerSweep, registerExport, registerAdapt, registerDivergence, registerDemo, registerTrainCritic, registerCriticQuality, registerEvolve, registerBench];
 
 /** The program with every command registered; output goes through `ctx.io`. */
 export function buildProgram(ctx: CliContext): Command {

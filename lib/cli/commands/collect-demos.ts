@@ -22,7 +22,8 @@ import { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE } from '../../tabletop/observation-i
 import { defaultWorkers, planEpisodes, runRollouts } from '../../tabletop/rollout.js';
 import { embodimentIdOf, parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
-import { describeImages, intOption, parseOptions, type CliContext } from '../context.js';
+import { describeImages, intOption, parseOptions, policyOrCheckpoint, type CliContext } from '../context.js';
+import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
 import { resolvePolicy } from './eval.js';
 
 const CollectOptions = z.object({
@@ -41,12 +42,14 @@ const CollectOptions = z.object({
   progress: z.boolean().optional(),
   expertNoise: z.coerce.number().finite().min(0).max(20),
   policy: z.string().min(1).optional(),
+  checkpoint: z.string().min(1).optional(),
   executeSteps: intOption(1).optional(),
+  device: deviceField,
 });
 
 
 export function registerCollectDemos(program: Command, ctx: CliContext): Command {
-  return program
+  const cmd = program
     .command('collect-demos')
     .description('record scripted-expert demonstrations (state, action and a 64x64 RGB frame per step) into a dataset folder')
     .requiredOption('--out <dir>', 'dataset folder to create (must not exist or be empty)')
@@ -64,13 +67,19 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
     .option('--progress', 'record the ground-truth task progress of every step (progress-critic labels)')
     .option('--expert-noise <x>', 'scale of the scripted expert\'s noise (0 = deterministic; larger values fail more often)', '1')
     .option('--policy <checkpoint>', 'record this checkpoint\'s rollouts instead of the scripted expert\'s')
-    .option('--execute-steps <n>', 'with --policy: actions of each chunk executed before replanning')
+    .option('--checkpoint <file>', 'the same as --policy FILE')
+    .option('--execute-steps <n>', 'with --policy: actions of each chunk executed before replanning');
+  return addDeviceOption(cmd)
+    .addHelpText('after', '\nExamples:\n  vla-ttt collect-demos --tasks base --episodes 100 --out demos/base\n  vla-ttt collect-demos --policy models/tabletop-small.safetensors --progress --out critic-data/policy')
     .action(async (raw: unknown) => {
       const o = parseOptions(CollectOptions, raw);
+      const policy = o.policy || o.checkpoint ? policyOrCheckpoint(o) : null;
+      // The scripted expert runs no model: the device matters (and is checked) with a policy only.
+      if (policy) resolveDevice(o.device);
       const tasks = parseTaskList(o.tasks);
       const shift = parseShift(o.shift);
       const image = o.images ? { width: o.width, height: o.height } : null;
-      const resolved = resolvePolicy(o.policy ?? 'expert', o.executeSteps);
+      const resolved = resolvePolicy(policy ?? 'expert', o.executeSteps);
       if ('imageSize' in resolved && (!image || o.width !== resolved.imageSize.width || o.height !== resolved.imageSize.height)) {
         throw new ArgumentError('VLA_ARGUMENT', `--policy: the checkpoint takes ${resolved.imageSize.width}x${resolved.imageSize.height} images; drop --no-images/--width/--height`);
       }
@@ -109,7 +118,7 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
       const successes = result.episodes.filter((e) => e.outcome.success).length;
       ctx.io.stdout(
         `wrote ${kept} episode(s) to ${o.out} (${successes}/${total} successful${o.successesOnly ? ', failures dropped' : ''}; ${describeImages(image)}); ` +
-          `${result.envSteps} env steps at ${result.envStepsPerSecond.toFixed(0)} steps/s; recorded from ${o.policy ? resolved.name : `the scripted expert (noise ${o.expertNoise})`}${o.progress ? ', with task progress' : ''}\n`,
+          `${result.envSteps} env steps at ${result.envStepsPerSecond.toFixed(0)} steps/s; recorded from ${policy ? resolved.name : `the scripted expert (noise ${o.expertNoise})`}${o.progress ? ', with task progress' : ''}\n`,
       );
     });
 }

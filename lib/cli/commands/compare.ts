@@ -26,9 +26,8 @@ import { z } from 'zod';
 
 import { ArgumentError } from '../../errors.js';
 import { formatP } from '../../report/demo-report.js';
-import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { comparePaired, type EpisodeRecord, type FlipRow, type PairedComparison } from '../../tabletop/eval.js';
-import { parseOptions, type CliContext } from '../context.js';
+import { emitReport, parseOptions, type CliContext } from '../context.js';
 
 const CompareOptions = z.object({
   a: z.string().min(1),
@@ -125,23 +124,13 @@ export function registerCompare(program: Command, ctx: CliContext): Command {
     .requiredOption('--a <file>', 'the base report (vla-ttt eval --json)')
     .requiredOption('--b <file>', 'the report to compare with it, over the same episodes')
     .option('--json <file>', "write the comparison as JSON to FILE ('-' for stdout)")
+    .addHelpText('after', '\nExample:\n  vla-ttt compare --a runs/lpo-camera/before.json --b runs/lpo-camera/after.json --json flips.json')
     .action(async (raw: unknown) => {
       const o = parseOptions(CompareOptions, raw);
       const a = await readReport('--a', o.a);
       const b = await readReport('--b', o.b);
       const flips = comparePaired({ episodes: a.episodes }, { episodes: b.episodes });
       const report: ComparisonReport = { a: a.source, b: b.source, ...flips };
-      const json = JSON.stringify(report, null, 1) + '\n';
-      if (o.json === '-') {
-        ctx.io.stdout(json);
-        return;
-      }
-      ctx.io.stdout(formatComparison(report));
-      if (o.json) {
-        await writeFileAtomic(o.json, json).catch((e: Error) => {
-          throw new ArgumentError('VLA_ARGUMENT', `--json: cannot write '${o.json}': ${e.message}`);
-        });
-        ctx.io.stdout(`wrote ${o.json}\n`);
-      }
+      await emitReport(ctx.io, o.json, report, () => formatComparison(report));
     });
 }

@@ -14,19 +14,18 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 
 import type { Command } from 'commander';
 import { z } from 'zod';
 
 import { runOfflineLpo, summarizeLpoResult, type OfflineLpoResult } from '../../adapt/offline-lpo.js';
+import { describeMachine, machineFacts } from '../../bench/machine.js';
 import { ArgumentError } from '../../errors.js';
 import { packageRoot } from '../../native/loader.js';
 import { tileImages } from '../../render/image-grid.js';
 import { encodePng } from '../../render/png.js';
 import { demoReportHtml, demoVerdict, pickShowcaseEpisode, type DemoFilmstrip } from '../../report/demo-report.js';
-import { cudaStatus, gemmBackend } from '../../system.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
 import type { EpisodeRecord } from '../../tabletop/eval.js';
 import { policyRollout } from '../../tabletop/pictures.js';
@@ -34,7 +33,8 @@ import { loadController } from '../../tabletop/policy-controller.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
-import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
+import { intOption, numberOption, parseOptions, writeOutput, type CliContext } from '../context.js';
+import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
 import { writeLpoOutputs } from './adapt.js';
 
 /** The checkpoint the package ships, found from the package, not from the working directory. */
@@ -78,6 +78,7 @@ const DemoOptions = z.object({
   workers: intOption(1),
   envsPerWorker: intOption(1),
   json: z.string().min(1).optional(),
+  device: deviceField,
 });
 
 /**
@@ -93,14 +94,6 @@ async function prepareDemoOut(dir: string): Promise<void> {
     throw new ArgumentError('VLA_ARGUMENT', `--out '${dir}' holds files that are not a demo report; choose a new folder`);
   }
   await mkdir(dir, { recursive: true });
-}
-
-/** The machine in words, with the load when the demo started (timings depend on it). */
-function describeMachine(): string {
-  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
-  const cuda = cudaStatus();
-  const [one, five] = loadavg();
-  return `${cpu}, ${availableParallelism()} CPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, GEMM ${gemmBackend()}, ${cuda.available ? `CUDA: ${cuda.reason}` : 'no GPU'}; load average ${one!.toFixed(1)} (1 min), ${five!.toFixed(1)} (5 min) at start`;
 }
 
 /** Frames every this many control steps (and the last) in a filmstrip. */
@@ -173,7 +166,7 @@ function pctWithInterval(e: OfflineLpoResult['before'], task: string): string {
 }
 
 export function registerDemo(program: Command, ctx: CliContext): Command {
-  return program
+  const cmd = program
     .command('demo')
     .description(
       'the main job (npm start): evaluate the shipped checkpoint in a shifted world, adapt its latent prompt, evaluate the same episodes again, and write an HTML report',
@@ -191,7 +184,8 @@ export function registerDemo(program: Command, ctx: CliContext): Command {
     .option('--seed <n>', 'evaluation protocol seed (the buffer uses seed + 1)', '0')
     .option('--workers <n>', 'worker threads', String(defaultWorkers()))
     .option('--envs-per-worker <n>', 'environments per worker', '8')
-    .option('--json <file>', "also write the result (result.json plus the demo's facts) to FILE ('-' for stdout instead of the summary)")
+    .option('--json <file>', "also write the result (result.json plus the demo's facts) to FILE ('-' for stdout instead of the summary)");
+  return addDeviceOption(cmd)
     .addHelpText(
       'after',
       [
@@ -202,12 +196,17 @@ export function registerDemo(program: Command, ctx: CliContext): Command {
         '',
         'The report folder holds report.html (one self-contained page), result.json, before.json, after.json,',
         'prompt.json and loss.svg (as vla-ttt adapt writes them), filmstrip-before.png and filmstrip-after.png.',
+        '',
+        'Examples:',
+        '  vla-ttt demo --quick',
+        '  vla-ttt demo --shift lighting --out runs/my-demo --json -',
       ].join('\n'),
     )
     .action(async (raw: unknown) => {
       const started = performance.now();
       const date = new Date().toISOString();
       const o = parseOptions(DemoOptions, raw);
+      const device = resolveDevice(o.device);
       // Everything that can be wrong with the options is reported before anything runs.
       const shift = parseShift(o.shift);
       const presetName = o.quick ? 'quick' : 'full';
@@ -225,7 +224,8 @@ export function registerDemo(program: Command, ctx: CliContext): Command {
       if (!existsSync(SHIPPED_CHECKPOINT)) throw new ArgumentError('VLA_ARGUMENT', `the shipped checkpoint is missing: ${SHIPPED_CHECKPOINT}`);
       const out = o.out ?? join('runs', `demo-${o.shift.trim().replace(/[^A-Za-z0-9._-]+/g, '_')}`);
       await prepareDemoOut(out);
-      const machine = describeMachine();
+      // The machine in words, with the load when the demo started (timings depend on it).
+      const machine = `${describeMachine(machineFacts())} at start`;
       const checkpoint = basename(SHIPPED_CHECKPOINT);
       const log = (line: string) => ctx.io.stderr(`demo: ${line}\n`);
       log(`${checkpoint} under '${shift.text}', ${presetLabel}`);
@@ -288,14 +288,12 @@ export function registerDemo(program: Command, ctx: CliContext): Command {
 
       const replayMismatch = [before, after].some((f, i) => f.replayed !== (i === 0 ? episode.success : afterRecord.success));
       if (o.json) {
-        const json = JSON.stringify({ ...summary, demo: { settings: presetLabel, command, date, machine, report: join(out, 'report.html'), filmstripEpisode: { ...episode, reason, replayMatchesEvaluation: !replayMismatch }, wallSeconds: total, filmstripSeconds: filmSeconds } }, null, 1) + '\n';
+        const json = JSON.stringify({ ...summary, demo: { settings: presetLabel, command, date, machine, device, report: join(out, 'report.html'), filmstripEpisode: { ...episode, reason, replayMatchesEvaluation: !replayMismatch }, wallSeconds: total, filmstripSeconds: filmSeconds } }, null, 1) + '\n';
         if (o.json === '-') {
           ctx.io.stdout(json);
           return;
         }
-        await writeFileAtomic(o.json, json).catch((e: Error) => {
-          throw new ArgumentError('VLA_ARGUMENT', `--json: cannot write '${o.json}': ${e.message}`);
-        });
+        await writeOutput('--json', o.json, json);
       }
       const f = r.comparison.overall;
       const w = Math.max(4, ...tasks.map((t) => t.length));

@@ -23,10 +23,12 @@ import { lineChartSvg, type Series } from '../../report/svg-chart.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
-import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
+import { intOption, numberOption, parseOptions, policyOrCheckpoint, type CliContext } from '../context.js';
+import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
 
 const DivergenceOptions = z.object({
-  policy: z.string().min(1),
+  policy: z.string().min(1).optional(),
+  checkpoint: z.string().min(1).optional(),
   prompt: z.string().min(1),
   shift: z.string().min(1),
   shiftSeed: intOption(0),
@@ -37,6 +39,7 @@ const DivergenceOptions = z.object({
   threshold: numberOption(1e-6, 1),
   executeSteps: intOption(1).optional(),
   workers: intOption(1),
+  device: deviceField,
 });
 
 const PromptFile = z.object({ prompts: z.record(z.string(), z.record(z.string(), z.array(z.number()))) });
@@ -66,10 +69,11 @@ export function divergenceSvg(r: DivergenceReport): string | null {
 }
 
 export function registerDivergence(program: Command, ctx: CliContext): Command {
-  return program
+  const cmd = program
     .command('divergence')
     .description('critical-decision analysis: run each episode with the trained and the adapted prompt under the same random draws; where do they part?')
-    .requiredOption('--policy <file>', 'the checkpoint')
+    .option('--policy <file>', 'the checkpoint')
+    .option('--checkpoint <file>', 'the same as --policy FILE')
     .requiredOption('--prompt <file>', 'prompt.json written by vla-ttt adapt')
     .requiredOption('--shift <preset>', 'the target world the prompt was adapted to')
     .requiredOption('--out <dir>', 'folder for divergence.json and divergence.svg')
@@ -79,9 +83,13 @@ export function registerDivergence(program: Command, ctx: CliContext): Command {
     .option('--seed <n>', 'evaluation protocol seed', '0')
     .option('--threshold <m>', 'end-effector distance (and gripper difference) that counts as parted, meters', '0.005')
     .option('--execute-steps <n>', 'actions of each chunk executed before replanning')
-    .option('--workers <n>', 'worker threads', String(defaultWorkers()))
+    .option('--workers <n>', 'worker threads', String(defaultWorkers()));
+  return addDeviceOption(cmd)
+    .addHelpText('after', '\nExample:\n  vla-ttt divergence --policy models/tabletop-small.safetensors --prompt runs/lpo-camera/prompt.json --shift camera --out runs/lpo-camera/divergence')
     .action(async (raw: unknown) => {
       const o = parseOptions(DivergenceOptions, raw);
+      const checkpoint = policyOrCheckpoint(o);
+      const device = resolveDevice(o.device);
       let parsed: z.infer<typeof PromptFile>;
       try {
         parsed = PromptFile.parse(JSON.parse(readFileSync(o.prompt, 'utf8')));
@@ -96,7 +104,7 @@ export function registerDivergence(program: Command, ctx: CliContext): Command {
         ctx.io.stderr(`divergence: ${group.join(', ')}: ${o.episodes} episode(s) per task, twice\n`);
         parts.push(
           await analyzeDivergence({
-            checkpoint: o.policy,
+            checkpoint,
             prompts: promptsFor(o.prompt, parsed.prompts, group[0]!),
             shift: o.shift,
             shiftSeed: o.shiftSeed,
@@ -113,7 +121,7 @@ export function registerDivergence(program: Command, ctx: CliContext): Command {
       }
       const r = mergeDivergence(parts);
       await mkdir(o.out, { recursive: true });
-      await writeFileAtomic(join(o.out, 'divergence.json'), JSON.stringify(r, null, 1) + '\n');
+      await writeFileAtomic(join(o.out, 'divergence.json'), JSON.stringify({ ...r, device }, null, 1) + '\n');
       const svg = divergenceSvg(r);
       if (svg) await writeFileAtomic(join(o.out, 'divergence.svg'), svg);
       const s = r.summary;

@@ -11,7 +11,7 @@
  * The JSON report: { mean, tasks: { NAME: { episodes, successes, rate, ci95: [lo, hi],
  * partial: { grasped, graspedFor5, movedCorrectObject, stageSuccess? } } }, shift, shiftSeed,
  * embodimentId, seed, episodesPerTask, policy, workers, envSteps, envStepsPerSecond, seconds,
- * startupSeconds, images: { width, height } | null,
+ * startupSeconds, images: { width, height } | null, device (the resolved --device: 'cpu'),
  * episodes: [{ task, episodeIndex, configuration, seed, success, stages, grasped, clippedSteps }] }.
  * `--json -` prints it to stdout instead of the summary table.
  */
@@ -22,14 +22,14 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import { ArgumentError } from '../../errors.js';
-import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { evaluate, type EvalReport } from '../../tabletop/eval.js';
 import { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE } from '../../tabletop/observation-images.js';
 import { loadController } from '../../tabletop/policy-controller.js';
 import { defaultWorkers, type BatchPolicy } from '../../tabletop/rollout.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
-import { describeImages, intOption, parseOptions, type CliContext } from '../context.js';
+import { describeImages, emitReport, intOption, parseOptions, policyOrCheckpoint, type CliContext } from '../context.js';
+import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
 
 const EvalOptions = z.object({
   policy: z.string().min(1).optional(),
@@ -46,6 +46,7 @@ const EvalOptions = z.object({
   images: z.boolean(),
   width: intOption(1, MAX_IMAGE_SIDE),
   height: intOption(1, MAX_IMAGE_SIDE),
+  device: deviceField,
 });
 
 /**
@@ -82,7 +83,7 @@ export function formatReport(r: EvalReport): string {
 }
 
 export function registerEval(program: Command, ctx: CliContext): Command {
-  return program
+  const cmd = program
     .command('eval')
     .description('evaluate a policy on tabletop tasks: N episodes per task cycling the 24 configurations, success rates with Wilson 95% intervals')
     .option('--policy <name>', "the policy: 'expert' (the scripted expert) or a checkpoint file (vla-ttt train)")
@@ -98,12 +99,13 @@ export function registerEval(program: Command, ctx: CliContext): Command {
     .option('--json <file>', "write the JSON report to FILE ('-' for stdout)")
     .option('--width <n>', 'observation image width', String(DEFAULT_IMAGE_SIZE.width))
     .option('--height <n>', 'observation image height', String(DEFAULT_IMAGE_SIZE.height))
-    .option('--no-images', 'run without observation images (faster; the scripted expert does not use them)')
+    .option('--no-images', 'run without observation images (faster; the scripted expert does not use them)');
+  return addDeviceOption(cmd)
+    .addHelpText('after', '\nExample:\n  vla-ttt eval --policy models/tabletop-small.safetensors --shift camera --episodes 50 --json camera.json')
     .action(async (raw: unknown) => {
       const o = parseOptions(EvalOptions, raw);
-      if (o.policy && o.checkpoint && o.policy !== o.checkpoint) throw new ArgumentError('VLA_ARGUMENT', '--policy and --checkpoint name different policies; give one');
-      const which = o.policy ?? o.checkpoint;
-      if (!which) throw new ArgumentError('VLA_ARGUMENT', "one of --policy ('expert' or a checkpoint file) or --checkpoint FILE is required");
+      const device = resolveDevice(o.device);
+      const which = policyOrCheckpoint(o, "('expert' or a checkpoint file)");
       const resolved = resolvePolicy(which, o.executeSteps);
       if ('imageSize' in resolved && o.images && (o.width !== resolved.imageSize.width || o.height !== resolved.imageSize.height)) {
         throw new ArgumentError('VLA_ARGUMENT', `--width/--height ${o.width}x${o.height}: the checkpoint takes ${resolved.imageSize.width}x${resolved.imageSize.height} images`);
@@ -124,17 +126,6 @@ export function registerEval(program: Command, ctx: CliContext): Command {
         render: o.images ? (ctx.renderer ?? 'native') : false,
         imageSize: { width: o.width, height: o.height },
       });
-      const json = JSON.stringify(report, null, 1) + '\n';
-      if (o.json === '-') {
-        ctx.io.stdout(json);
-      } else {
-        ctx.io.stdout(formatReport(report));
-        if (o.json) {
-          await writeFileAtomic(o.json, json).catch((e: Error) => {
-            throw new ArgumentError('VLA_ARGUMENT', `--json: cannot write '${o.json}': ${e.message}`);
-          });
-          ctx.io.stdout(`wrote ${o.json}\n`);
-        }
-      }
+      await emitReport(ctx.io, o.json, { ...report, device }, () => formatReport(report));
     });
 }

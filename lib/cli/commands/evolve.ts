@@ -20,45 +20,61 @@ import { z } from 'zod';
 
 import { ArgumentError } from '../../errors.js';
 import { carriedMetadata } from '../../model/model-io.js';
-import { runEvolve, type EvolveIteration, type EvolveParams } from '../../evolve/evolve-loop.js';
+import { runEvolve, type EvolveIteration, type EvolveParams, type EvolveResult } from '../../evolve/evolve-loop.js';
 import type { HorizonStage } from '../../evolve/horizon-schedule.js';
 import { ProgressCritic } from '../../evolve/progress-critic.js';
 import type { ProgressMode } from '../../evolve/progress-estimator.js';
 import { lineChartSvg } from '../../report/svg-chart.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
-import { comparePaired, evaluate, type EvalReport } from '../../tabletop/eval.js';
-import { loadController } from '../../tabletop/policy-controller.js';
+import { comparePaired, evaluate, type EvalReport, type PairedComparison } from '../../tabletop/eval.js';
+import { loadController, PolicyController } from '../../tabletop/policy-controller.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
-import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
+import { intOption, numberOption, parseOptions, policyOrCheckpoint, type CliContext } from '../context.js';
+import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
 import { addEstimatorOptions, estimatorOptionFields } from './estimator-options.js';
 
-const EvolveCliOptions = z.object({
-  policy: z.string().min(1),
-  critic: z.string().min(1),
-  tasks: z.string(),
-  shift: z.string(),
-  shiftSeed: intOption(0),
+/**
+ * Defaults of the settings `vla-ttt adapt --method evolve` names differently or shares with LPO
+ * (the update method, the progress mode, lr, batch, anchor, the evaluation episodes).
+ */
+export const EVOLVE_DEFAULTS = { method: 'awr', mode: 'accumulative', lr: '1e-4', batch: '64', anchor: '0', evalEpisodes: '50' } as const;
+
+/** Zod fields of the EVOLVE knobs both commands name the same (addEvolveOptions registers them). */
+export const evolveOptionFields = {
   iterations: intOption(1),
   groupSize: intOption(2),
   groupsPerTask: intOption(1),
   params: z.enum(['prompt', 'action', 'all']),
-  method: z.enum(['awr', 'fpo']),
   weighting: z.enum(['exp', 'positive']),
-  anchor: numberOption(0, 1),
   fpoClip: numberOption(0, 1),
   fpoDraws: intOption(1),
-  lr: numberOption(0, 1),
   beta: numberOption(0, 1000),
   maxWeight: numberOption(0, 1e6),
   epochs: intOption(1),
-  batch: intOption(1),
   horizon: z.string(),
-  mode: z.enum(['accumulative', 'vanilla', 'binary']),
   ...estimatorOptionFields,
   promptStateSteps: intOption(0),
   promptLr: numberOption(0, 1),
+};
+const evolveKnobs = z.object(evolveOptionFields);
+export type EvolveKnobs = z.infer<typeof evolveKnobs>;
+
+/** The evolve command's own options, with the shared knobs. */
+const EvolveCliOptions = z.object({
+  policy: z.string().min(1).optional(),
+  checkpoint: z.string().min(1).optional(),
+  critic: z.string().min(1),
+  tasks: z.string(),
+  shift: z.string(),
+  shiftSeed: intOption(0),
+  method: z.enum(['awr', 'fpo']),
+  mode: z.enum(['accumulative', 'vanilla', 'binary']),
+  anchor: numberOption(0, 1),
+  lr: numberOption(0, 1),
+  batch: intOption(1),
+  ...evolveOptionFields,
   evalEpisodes: intOption(1),
   evalSeed: intOption(0),
   before: z.string().min(1).optional(),
@@ -67,6 +83,7 @@ const EvolveCliOptions = z.object({
   seed: intOption(0),
   workers: intOption(1),
   out: z.string().min(1),
+  device: deviceField,
 });
 
 /** '--horizon': 'default', 'none', or stages 'MAXSTEPS:UNTIL_ITERATION,...' (e.g. 40:4,80:8,120:12). */
@@ -99,112 +116,202 @@ function valueSvg(its: readonly EvolveIteration[]): string {
   );
 }
 
+/** Registers the EVOLVE knobs of evolveOptionFields, with the evolve command's defaults. */
+export function addEvolveOptions(cmd: Command): Command {
+  cmd
+    .option('--iterations <n>', 'rollout-and-update iterations', '10')
+    .option('--group-size <n>', 'G: rollouts per initial state', '8')
+    .option('--groups-per-task <n>', 'initial states per task per iteration', '1')
+    .option('--params <which>', 'parameters that move: prompt, action, all', 'action')
+    .option('--weighting <w>', "AWR weights: exp (every rollout, better ones more) or positive (only rollouts above their group's mean)", 'exp')
+    .option('--fpo-clip <x>', 'FPO ratio clip epsilon', '0.2')
+    .option('--fpo-draws <n>', 'FPO (noise, time) draws per chunk', '4')
+    .option('--beta <x>', 'temperature of the advantage weights exp(A / beta)', '1')
+    .option('--max-weight <x>', 'clip of the advantage weights', '5')
+    .option('--epochs <n>', "passes over an iteration's samples", '1')
+    .option('--horizon <stages>', "progressive horizon: 'default' (3 stages), 'none', or MAXSTEPS:UNTIL_ITERATION,...", 'default')
+    .option('--prompt-state-steps <n>', 'combined mode: state-grounding prompt steps after each update step', '0')
+    .option('--prompt-lr <x>', 'learning rate of those prompt steps', '1e-3');
+  return addEstimatorOptions(cmd);
+}
+
+/** Everything one EVOLVE run with its before/after evaluation needs, options resolved. */
+export interface EvolveRunSettings {
+  /** The checkpoint (vla-ttt train). */
+  policy: string;
+  /** A critic checkpoint, or 'oracle'. */
+  critic: string;
+  tasks: string[];
+  /** Normalized shift text. */
+  shift: string;
+  shiftSeed: number;
+  knobs: EvolveKnobs;
+  /** The update method, progress mode, lr, batch and anchor (named differently by the two commands). */
+  method: 'awr' | 'fpo';
+  mode: ProgressMode;
+  lr: number;
+  batch: number;
+  anchor: number;
+  /** The held-out evaluation before and after (null: none); `before` reuses an earlier one. */
+  evaluation: { episodes: number; seed: number; before: { report: EvalReport; file: string } | null } | null;
+  executeSteps: number | undefined;
+  /** Seed of the initial states, noise and updates. */
+  seed: number;
+  workers: number;
+  /** Folder for before.json, after.json, evolved.safetensors, iterations.svg, value.svg (null: none). */
+  out: string | null;
+}
+
+export interface EvolveRunOutcome {
+  before: EvalReport | null;
+  after: EvalReport | null;
+  comparison: PairedComparison | null;
+  result: EvolveResult;
+  /** Wall time of the whole run, evaluations included, seconds. */
+  wallSeconds: number;
+}
+
+/**
+ * Evaluates the frozen policy (or checks the given evaluation against the settings), runs
+ * EVOLVE, evaluates the evolved policy on the same episodes, and with `out` writes the folder
+ * (see the module comment; result.json is the caller's). `vla-ttt evolve` and
+ * `vla-ttt adapt --method evolve` run through this.
+ */
+export async function runEvolveCommand(s: EvolveRunSettings, log: (line: string) => void): Promise<EvolveRunOutcome> {
+  const started = performance.now();
+  const horizon = parseHorizon(s.knobs.horizon);
+  const controllerOptions = s.executeSteps !== undefined ? { executeSteps: s.executeSteps } : {};
+  const controller = loadController(s.policy, controllerOptions);
+  const critic = s.critic === 'oracle' ? 'oracle' : ProgressCritic.load(s.critic);
+  const ev = s.evaluation;
+  const common = ev && { policyName: s.policy, shift: s.shift, shiftSeed: s.shiftSeed, workers: s.workers, tasks: s.tasks, episodesPerTask: ev.episodes, seed: ev.seed, imageSize: { width: controller.policy.config.image_size, height: controller.policy.config.image_size } };
+  const write = async (name: string, text: string) => {
+    if (s.out) await writeFileAtomic(join(s.out, name), text);
+  };
+
+  let before: EvalReport | null = null;
+  if (ev && common) {
+    if (ev.before) {
+      const b = ev.before.report;
+      if (b.shift !== s.shift || b.seed !== ev.seed || b.episodesPerTask !== ev.episodes || Object.keys(b.tasks).join(',') !== s.tasks.join(',')) {
+        throw new ArgumentError('VLA_ARGUMENT', `--before ${ev.before.file}: it evaluated shift '${b.shift}', seed ${b.seed}, ${b.episodesPerTask} episodes of ${Object.keys(b.tasks).join(',')}; this run needs '${s.shift}', seed ${ev.seed}, ${ev.episodes} of ${s.tasks.join(',')}`);
+      }
+      before = b;
+      log(`reusing ${ev.before.file} (mean ${(100 * before.mean).toFixed(1)}%)`);
+    } else {
+      log(`evaluating the frozen policy: ${ev.episodes} episodes per task under '${s.shift}'`);
+      before = await evaluate({ ...common, policy: controller.batchPolicy });
+      log(`before: mean ${(100 * before.mean).toFixed(1)}%`);
+    }
+    await write('before.json', JSON.stringify(before) + '\n');
+  }
+
+  const policy = controller.policy;
+  const k = s.knobs;
+  const partial: EvolveIteration[] = [];
+  const result = await runEvolve({
+    policy,
+    normalization: controller.normalization,
+    critic,
+    tasks: s.tasks,
+    env: { shift: s.shift, shiftSeed: s.shiftSeed },
+    iterations: k.iterations,
+    groupSize: k.groupSize,
+    groupsPerTask: k.groupsPerTask,
+    ...(horizon !== undefined ? { horizon } : {}),
+    progress: { milestoneEvery: k.milestoneEvery, checkEvery: k.checkEvery, tau: k.tau, mode: s.mode },
+    update: { method: s.method, weighting: k.weighting, anchor: s.anchor, fpoClip: k.fpoClip, fpoDraws: k.fpoDraws, params: k.params as EvolveParams, lr: s.lr, beta: k.beta, maxWeight: k.maxWeight, epochs: k.epochs, batch: s.batch, promptStateSteps: k.promptStateSteps, promptLr: k.promptLr },
+    ...controllerOptions,
+    seed: s.seed,
+    workers: s.workers,
+    onIteration: async (it) => {
+      log(
+        `iteration ${it.iteration + 1}/${k.iterations} (stage ${it.stage}, H_max ${it.maxSteps}): env success ${(100 * it.envSuccess).toFixed(1)}%, reward ${it.meanReward.toFixed(3)}, ` +
+          `critic done ${it.criticDone} (hacked ${it.rewardHacking}), tied groups ${it.tiedGroups}, ${it.updateSteps} update steps on ${it.samples} chunks` +
+          `${it.clippedFraction !== null ? ` (${(100 * it.clippedFraction).toFixed(0)}% clipped)` : ''}, ${it.seconds.toFixed(0)} s`,
+      );
+      await write('iterations.svg', iterationsSvg([...partial, it]));
+      partial.push(it);
+    },
+  });
+  const evolved = s.out ? join(s.out, 'evolved.safetensors') : null;
+  if (evolved) policy.save(evolved, { ...carriedMetadata(policy.metadata), evolvedFrom: s.policy, evolve: JSON.stringify({ critic: s.critic, iterations: k.iterations, params: k.params, method: s.method, seed: s.seed }) });
+  await write('value.svg', valueSvg(result.iterations));
+
+  let after: EvalReport | null = null;
+  if (common) {
+    log('evaluating the evolved policy on the same episodes');
+    // From the written checkpoint when there is one (what a user gets), else the weights in memory.
+    const evaluated = evolved ? loadController(evolved, controllerOptions) : new PolicyController(policy, controller.normalization, controllerOptions);
+    after = await evaluate({ ...common, policy: evaluated.batchPolicy });
+    await write('after.json', JSON.stringify(after) + '\n');
+  }
+  const comparison = before && after ? comparePaired(before, after) : null;
+  return { before, after, comparison, result, wallSeconds: (performance.now() - started) / 1000 };
+}
+
 export function registerEvolve(program: Command, ctx: CliContext): Command {
   const cmd = program
     .command('evolve')
     .description('EVOLVE-VLA: improve a policy from environment feedback scored by a progress critic (group-relative, advantage-weighted flow updates)')
-    .requiredOption('--policy <file>', 'checkpoint to improve (vla-ttt train)')
+    .option('--policy <file>', 'checkpoint to improve (vla-ttt train)')
+    .option('--checkpoint <file>', 'the same as --policy FILE')
     .requiredOption('--critic <file>', "progress critic checkpoint (vla-ttt train-critic), or 'oracle' for the ground-truth progress")
     .requiredOption('--out <dir>', 'folder for the results and the evolved checkpoint')
     .option('--tasks <list>', 'comma-separated task names or suites (base, long, heldout, all)', 'base')
     .option('--shift <preset>', 'domain shift of the deployment world', 'source')
     .option('--shift-seed <n>', 'seed of the shift realization', '0')
-    .option('--iterations <n>', 'rollout-and-update iterations', '10')
-    .option('--group-size <n>', 'G: rollouts per initial state', '8')
-    .option('--groups-per-task <n>', 'initial states per task per iteration', '1')
-    .option('--params <which>', 'parameters that move: prompt, action, all', 'action')
-    .option('--method <m>', 'update: awr (advantage-weighted CFM) or fpo (clipped CFM-loss ratio)', 'awr')
-    .option('--weighting <w>', "AWR weights: exp (every rollout, better ones more) or positive (only rollouts above their group's mean)", 'exp')
-    .option('--anchor <x>', 'pull the trained weights toward the pretrained ones by this fraction after every step (0 = off)', '0')
-    .option('--fpo-clip <x>', 'FPO ratio clip epsilon', '0.2')
-    .option('--fpo-draws <n>', 'FPO (noise, time) draws per chunk', '4')
-    .option('--lr <x>', 'AdamW learning rate of the update', '1e-4')
-    .option('--beta <x>', 'temperature of the advantage weights exp(A / beta)', '1')
-    .option('--max-weight <x>', 'clip of the advantage weights', '5')
-    .option('--epochs <n>', 'passes over an iteration\'s samples', '1')
-    .option('--batch <n>', 'samples per update step', '64')
-    .option('--horizon <stages>', "progressive horizon: 'default' (3 stages), 'none', or MAXSTEPS:UNTIL_ITERATION,...", 'default')
-    .option('--mode <m>', 'progress estimation: accumulative, vanilla (first vs current frame), binary (0/1 reward)', 'accumulative')
-    .option('--prompt-state-steps <n>', 'combined mode: state-grounding prompt steps after each update step', '0')
-    .option('--prompt-lr <x>', 'learning rate of those prompt steps', '1e-3')
-    .option('--eval-episodes <n>', 'held-out evaluation episodes per task, before and after', '50')
+    .option('--method <m>', 'update: awr (advantage-weighted CFM) or fpo (clipped CFM-loss ratio)', EVOLVE_DEFAULTS.method)
+    .option('--mode <m>', 'progress estimation: accumulative, vanilla (first vs current frame), binary (0/1 reward)', EVOLVE_DEFAULTS.mode)
+    .option('--anchor <x>', 'pull the trained weights toward the pretrained ones by this fraction after every step (0 = off)', EVOLVE_DEFAULTS.anchor)
+    .option('--lr <x>', 'AdamW learning rate of the update', EVOLVE_DEFAULTS.lr)
+    .option('--batch <n>', 'samples per update step', EVOLVE_DEFAULTS.batch);
+  addEvolveOptions(cmd)
+    .option('--eval-episodes <n>', 'held-out evaluation episodes per task, before and after', EVOLVE_DEFAULTS.evalEpisodes)
     .option('--eval-seed <n>', 'protocol seed of the evaluation episodes', '0')
     .option('--before <file>', 'reuse an earlier evaluation of the frozen policy (vla-ttt eval --json) on the same episodes')
     .option('--no-eval', 'skip the before/after evaluation')
     .option('--execute-steps <n>', 'actions of each chunk executed before replanning')
     .option('--seed <n>', 'seed of the initial states, noise and updates', '0')
     .option('--workers <n>', 'worker threads', String(defaultWorkers()));
-  return addEstimatorOptions(cmd).action(async (raw: unknown) => {
+  return addDeviceOption(cmd)
+    .addHelpText('after', '\nExample:\n  vla-ttt evolve --policy models/tabletop-small.safetensors --critic models/tabletop-critic.safetensors --tasks base --iterations 8 --out runs/evolve')
+    .action(async (raw: unknown) => {
       const o = parseOptions(EvolveCliOptions, raw);
+      const checkpoint = policyOrCheckpoint(o);
+      const device = resolveDevice(o.device);
       const tasks = parseTaskList(o.tasks);
       const shift = parseShift(o.shift);
-      const horizon = parseHorizon(o.horizon);
+      parseHorizon(o.horizon);
       if (existsSync(join(o.out, 'result.json'))) throw new ArgumentError('VLA_ARGUMENT', `--out '${o.out}' already holds a result.json; choose a new folder`);
       mkdirSync(o.out, { recursive: true });
-      const controllerOptions = o.executeSteps !== undefined ? { executeSteps: o.executeSteps } : {};
-      const controller = loadController(o.policy, controllerOptions);
-      const critic = o.critic === 'oracle' ? 'oracle' : ProgressCritic.load(o.critic);
-      const common = { policyName: o.policy, shift: shift.text, shiftSeed: o.shiftSeed, workers: o.workers, tasks, episodesPerTask: o.evalEpisodes, seed: o.evalSeed, imageSize: { width: controller.policy.config.image_size, height: controller.policy.config.image_size } };
-      const log = (m: string) => ctx.io.stderr(`evolve: ${m}\n`);
-
-      let before: EvalReport | null = null;
-      if (o.eval) {
-        if (o.before) {
-          before = JSON.parse(readFileSync(o.before, 'utf8')) as EvalReport;
-          if (before.shift !== shift.text || before.seed !== o.evalSeed || before.episodesPerTask !== o.evalEpisodes || Object.keys(before.tasks).join(',') !== tasks.join(',')) {
-            throw new ArgumentError('VLA_ARGUMENT', `--before ${o.before}: it evaluated shift '${before.shift}', seed ${before.seed}, ${before.episodesPerTask} episodes of ${Object.keys(before.tasks).join(',')}; this run needs '${shift.text}', seed ${o.evalSeed}, ${o.evalEpisodes} of ${tasks.join(',')}`);
-          }
-          log(`reusing ${o.before} (mean ${(100 * before.mean).toFixed(1)}%)`);
-        } else {
-          log(`evaluating the frozen policy: ${o.evalEpisodes} episodes per task under '${shift.text}'`);
-          before = await evaluate({ ...common, policy: controller.batchPolicy });
-          log(`before: mean ${(100 * before.mean).toFixed(1)}%`);
-        }
-        await writeFileAtomic(join(o.out, 'before.json'), JSON.stringify(before) + '\n');
-      }
-
-      const policy = controller.policy;
-      const partial: EvolveIteration[] = [];
-      const result = await runEvolve({
-        policy,
-        normalization: controller.normalization,
-        critic,
-        tasks,
-        env: { shift: shift.text, shiftSeed: o.shiftSeed },
-        iterations: o.iterations,
-        groupSize: o.groupSize,
-        groupsPerTask: o.groupsPerTask,
-        ...(horizon !== undefined ? { horizon } : {}),
-        progress: { milestoneEvery: o.milestoneEvery, checkEvery: o.checkEvery, tau: o.tau, mode: o.mode as ProgressMode },
-        update: { method: o.method, weighting: o.weighting, anchor: o.anchor, fpoClip: o.fpoClip, fpoDraws: o.fpoDraws, params: o.params as EvolveParams, lr: o.lr, beta: o.beta, maxWeight: o.maxWeight, epochs: o.epochs, batch: o.batch, promptStateSteps: o.promptStateSteps, promptLr: o.promptLr },
-        ...controllerOptions,
-        seed: o.seed,
-        workers: o.workers,
-        onIteration: async (it) => {
-          log(
-            `iteration ${it.iteration + 1}/${o.iterations} (stage ${it.stage}, H_max ${it.maxSteps}): env success ${(100 * it.envSuccess).toFixed(1)}%, reward ${it.meanReward.toFixed(3)}, ` +
-              `critic done ${it.criticDone} (hacked ${it.rewardHacking}), tied groups ${it.tiedGroups}, ${it.updateSteps} update steps on ${it.samples} chunks` +
-              `${it.clippedFraction !== null ? ` (${(100 * it.clippedFraction).toFixed(0)}% clipped)` : ''}, ${it.seconds.toFixed(0)} s`,
-          );
-          await writeFileAtomic(join(o.out, 'iterations.svg'), iterationsSvg([...partial, it]));
-          partial.push(it);
+      const before = o.eval && o.before ? { report: JSON.parse(readFileSync(o.before, 'utf8')) as EvalReport, file: o.before } : null;
+      const { before: b, after, comparison, result } = await runEvolveCommand(
+        {
+          policy: checkpoint,
+          critic: o.critic,
+          tasks,
+          shift: shift.text,
+          shiftSeed: o.shiftSeed,
+          knobs: o,
+          method: o.method,
+          mode: o.mode,
+          lr: o.lr,
+          batch: o.batch,
+          anchor: o.anchor,
+          evaluation: o.eval ? { episodes: o.evalEpisodes, seed: o.evalSeed, before } : null,
+          executeSteps: o.executeSteps,
+          seed: o.seed,
+          workers: o.workers,
+          out: o.out,
         },
-      });
-      policy.save(join(o.out, 'evolved.safetensors'), { ...carriedMetadata(policy.metadata), evolvedFrom: o.policy, evolve: JSON.stringify({ critic: o.critic, iterations: o.iterations, params: o.params, method: o.method, seed: o.seed }) });
-      await writeFileAtomic(join(o.out, 'value.svg'), valueSvg(result.iterations));
-
-      let after: EvalReport | null = null;
-      if (o.eval) {
-        log('evaluating the evolved policy on the same episodes');
-        after = await evaluate({ ...common, policy: loadController(join(o.out, 'evolved.safetensors'), controllerOptions).batchPolicy });
-        await writeFileAtomic(join(o.out, 'after.json'), JSON.stringify(after) + '\n');
-      }
-      const comparison = before && after ? comparePaired(before, after) : null;
-      const { out: _out, ...settings } = o;
-      await writeFileAtomic(join(o.out, 'result.json'), JSON.stringify({ settings, seconds: result.seconds, before: before && { mean: before.mean, tasks: before.tasks }, after: after && { mean: after.mean, tasks: after.tasks }, comparison, iterations: result.iterations }, null, 1) + '\n');
-      if (comparison && before && after) {
+        (m) => ctx.io.stderr(`evolve: ${m}\n`),
+      );
+      const { out: _out, checkpoint: _checkpoint, ...settings } = o;
+      await writeFileAtomic(join(o.out, 'result.json'), JSON.stringify({ settings: { ...settings, policy: checkpoint, device }, seconds: result.seconds, before: b && { mean: b.mean, tasks: b.tasks }, after: after && { mean: after.mean, tasks: after.tasks }, comparison, iterations: result.iterations }, null, 1) + '\n');
+      if (comparison && b && after) {
         const c = comparison.overall;
-        ctx.io.stdout(`evolve: ${(100 * before.mean).toFixed(1)}% -> ${(100 * after.mean).toFixed(1)}% on ${c.total} paired episodes (${c.failToSucc} fail->succ, ${c.succToFail} succ->fail, McNemar p = ${c.pValue.toPrecision(2)}); ${o.out}/result.json\n`);
+        ctx.io.stdout(`evolve: ${(100 * b.mean).toFixed(1)}% -> ${(100 * after.mean).toFixed(1)}% on ${c.total} paired episodes (${c.failToSucc} fail->succ, ${c.succToFail} succ->fail, McNemar p = ${c.pValue.toPrecision(2)}); ${o.out}/result.json\n`);
       } else {
         ctx.io.stdout(`evolve: ${result.iterations.length} iterations in ${result.seconds.toFixed(0)} s; ${o.out}/result.json\n`);
       }

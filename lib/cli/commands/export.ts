@@ -34,6 +34,7 @@ export function registerExport(program: Command, ctx: CliContext): Command {
     .requiredOption('--checkpoint <file>', 'the checkpoint to read (vla-ttt train)')
     .requiredOption('--out <file>', 'the checkpoint to write (atomically)')
     .option('--weights <dtype>', 'float16 or float32', 'float16')
+    .addHelpText('after', '\nExample:\n  vla-ttt export --checkpoint runs/mine.safetensors --out mine.safetensors')
     .action((raw: unknown) => {
       const o = parseOptions(ExportOptions, raw);
       if (resolve(o.checkpoint) === resolve(o.out)) throw new ArgumentError('VLA_ARGUMENT', '--out must differ from --checkpoint (the source is kept)');

@@ -72,6 +72,7 @@ export function registerInfo(program: Command, ctx: CliContext): Command {
     .description('show the native build, CPU, CUDA and op facts, and run a quick compute check')
     .option('--no-check', 'skip the compute check')
     .option('--json <file>', 'also write the report as JSON')
+    .addHelpText('after', '\nExample:\n  vla-ttt info --json info.json')
     .action((opts: { check: boolean; json?: string }) => {
       const report = infoReport(opts.check);
       ctx.io.stdout(formatInfo(report));

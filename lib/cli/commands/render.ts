@@ -16,7 +16,6 @@
  *   per frame unless --delay says otherwise, the step written in a corner.
  * Episode N of a task is the episode `vla-ttt eval` runs as episode N under the same --seed.
  */
-import { writeFile } from 'node:fs/promises';
 
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -30,7 +29,7 @@ import { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE } from '../../tabletop/observation-i
 import { expertRollout, startFrames } from '../../tabletop/pictures.js';
 import { DYNAMICS_PRESETS, parseShift } from '../../tabletop/shifts.js';
 import { getTask, parseTaskList } from '../../tabletop/tasks.js';
-import { intOption, parseOptions, type CliContext } from '../context.js';
+import { intOption, parseOptions, writeOutput, type CliContext } from '../context.js';
 
 const RenderOptions = z.object({
   contactSheet: z.string().min(1).optional(),
@@ -59,12 +58,6 @@ function shiftLabel(text: string): string {
   const shift = parseShift(text);
   const dynamicsOnly = shift.components.every((c) => (DYNAMICS_PRESETS as readonly string[]).includes(c.preset));
   return dynamicsOnly ? `${text} (dyn.)` : text;
-}
-
-async function writeOutput(flag: string, file: string, bytes: Uint8Array): Promise<void> {
-  await writeFile(file, bytes).catch((e: Error) => {
-    throw new ArgumentError('VLA_ARGUMENT', `${flag}: cannot write '${file}': ${e.message}`);
-  });
 }
 
 /** The frame upscaled, with `label` in white on a dark band in its top-left corner. */
@@ -98,6 +91,7 @@ export function registerRender(program: Command, ctx: CliContext): Command {
     .option('--delay <ms>', 'GIF: display time of each frame (default: one control period)', '200')
     .option('--width <n>', 'frame width (the observation size)', String(DEFAULT_IMAGE_SIZE.width))
     .option('--height <n>', 'frame height (the observation size)', String(DEFAULT_IMAGE_SIZE.height))
+    .addHelpText('after', '\nExamples:\n  vla-ttt render --contact-sheet sheet.png\n  vla-ttt render --task carrot-on-plate --shift camera --filmstrip strip.png --gif episode.gif')
     .action(async (raw: unknown) => {
       const o = parseOptions(RenderOptions, raw);
       if (!o.contactSheet && !o.filmstrip && !o.gif) throw new ArgumentError('VLA_ARGUMENT', 'nothing to draw: give --contact-sheet FILE, --filmstrip FILE or --gif FILE');

@@ -10,7 +10,7 @@
  * Settings that differ from the file's are refused, not mixed.
  *
  * JSON: { policy, tasks, episodesPerTask, seed, shiftSeed, executeSteps, strength,
- *         results: { SHIFT: EvalReport } } (EvalReport as written by `vla-ttt eval --json`).
+ *         results: { SHIFT: EvalReport }, device } (EvalReport as written by `vla-ttt eval --json`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -18,17 +18,18 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 
 import { ArgumentError } from '../../errors.js';
-import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { evaluate, type EvalReport } from '../../tabletop/eval.js';
 import { DEFAULT_IMAGE_SIZE } from '../../tabletop/observation-images.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseShift, SHIFT_PRESETS } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
-import { intOption, parseOptions, type CliContext } from '../context.js';
+import { intOption, parseOptions, policyOrCheckpoint, writeOutput, type CliContext } from '../context.js';
+import { addDeviceOption, deviceField, resolveDevice, type Device } from '../device.js';
 import { resolvePolicy } from './eval.js';
 
 const SweepOptions = z.object({
-  policy: z.string().min(1),
+  policy: z.string().min(1).optional(),
+  checkpoint: z.string().min(1).optional(),
   out: z.string().min(1),
   shifts: z.string(),
   strength: z.string(),
@@ -39,6 +40,7 @@ const SweepOptions = z.object({
   seed: intOption(0),
   workers: intOption(1),
   envsPerWorker: intOption(1),
+  device: deviceField,
 });
 
 /** The settings a sweep file is bound to: a rerun must match them to add to the file. */
@@ -54,6 +56,8 @@ export interface SweepSettings {
 
 export interface SweepFile extends SweepSettings {
   results: Record<string, EvalReport>;
+  /** The device of the latest run's model (not a setting: a rerun on another device may add to the file). */
+  device?: Device;
 }
 
 /** Shift expressions of a sweep: 'all' (source and every preset) or a comma-separated list, each at `strength` unless it names its own. */
@@ -83,10 +87,11 @@ function readExisting(file: string, settings: SweepSettings): SweepFile | null {
 }
 
 export function registerSweep(program: Command, ctx: CliContext): Command {
-  return program
+  const cmd = program
     .command('sweep')
     .description('evaluate one policy in source and under each shift preset on the same episodes (resumable, one JSON)')
-    .requiredOption('--policy <name>', "'expert' or a checkpoint file (vla-ttt train)")
+    .option('--policy <name>', "'expert' or a checkpoint file (vla-ttt train)")
+    .option('--checkpoint <file>', 'a checkpoint file (the same as --policy FILE)')
     .requiredOption('--out <file>', 'the sweep file to write (rerun to resume)')
     .option('--shifts <list>', "'all' (source and every preset) or comma-separated shift expressions", 'all')
     .option('--strength <s>', 'strength of each preset named without one', '1')
@@ -96,15 +101,19 @@ export function registerSweep(program: Command, ctx: CliContext): Command {
     .option('--tasks <list>', 'comma-separated task names or suites (base, long, heldout, all)', 'base')
     .option('--seed <n>', 'initial seed of the protocol', '0')
     .option('--workers <n>', 'worker threads', String(defaultWorkers()))
-    .option('--envs-per-worker <n>', 'environments per worker', '8')
+    .option('--envs-per-worker <n>', 'environments per worker', '8');
+  return addDeviceOption(cmd)
+    .addHelpText('after', '\nExample:\n  vla-ttt sweep --policy models/tabletop-small.safetensors --episodes 50 --out sweep.json')
     .action(async (raw: unknown) => {
       const o = parseOptions(SweepOptions, raw);
+      const device = resolveDevice(o.device);
       if (!/^[0-9]+(\.[0-9]+)?$/.test(o.strength)) throw new ArgumentError('VLA_ARGUMENT', `--strength '${o.strength}': expected a non-negative number`);
       const shifts = sweepShifts(o.shifts, o.strength);
       const tasks = parseTaskList(o.tasks);
-      const resolved = resolvePolicy(o.policy, o.executeSteps);
+      const resolved = resolvePolicy(policyOrCheckpoint(o, "('expert' or a checkpoint file)"), o.executeSteps);
       const settings: SweepSettings = { policy: resolved.name, tasks, episodesPerTask: o.episodes, seed: o.seed, shiftSeed: o.shiftSeed, executeSteps: resolved.executeSteps, strength: o.strength };
       const file: SweepFile = readExisting(o.out, settings) ?? { ...settings, results: {} };
+      file.device = device;
       const imageSize = 'imageSize' in resolved ? resolved.imageSize : DEFAULT_IMAGE_SIZE;
       for (const shift of shifts) {
         if (file.results[shift]) {
@@ -125,9 +134,7 @@ export function registerSweep(program: Command, ctx: CliContext): Command {
           imageSize,
         });
         file.results[shift] = report;
-        await writeFileAtomic(o.out, JSON.stringify(file) + '\n').catch((e: Error) => {
-          throw new ArgumentError('VLA_ARGUMENT', `--out: cannot write '${o.out}': ${e.message}`);
-        });
+        await writeOutput('--out', o.out, JSON.stringify(file) + '\n');
         const perTask = Object.entries(report.tasks).map(([n, t]) => `${n} ${t.successes}/${t.episodes}`).join(', ');
         ctx.io.stdout(`${shift.padEnd(16)} mean ${report.mean.toFixed(3)}  (${perTask}; ${report.seconds.toFixed(0)} s)\n`);
       }

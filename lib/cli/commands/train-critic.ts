@@ -25,6 +25,7 @@ import { trainCritic } from '../../evolve/critic-trainer.js';
 import { ProgressCritic } from '../../evolve/progress-critic.js';
 import { benchmarkTokenizer } from '../../tabletop/vocabulary.js';
 import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
+import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
 import { addEstimatorOptions, estimatorOptionFields } from './estimator-options.js';
 
 const splitList = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -48,10 +49,11 @@ const TrainCriticOptions = z.object({
   resume: z.boolean().optional(),
   evalData: z.string().min(1).optional(),
   json: z.string().min(1).optional(),
+  device: deviceField,
   ...QualityOptions,
 });
 
-const CriticQualityOptions = z.object({ critic: z.string().min(1), data: z.string().min(1), seed: intOption(0), json: z.string().min(1).optional(), ...QualityOptions });
+const CriticQualityOptions = z.object({ critic: z.string().min(1), data: z.string().min(1), seed: intOption(0), json: z.string().min(1).optional(), device: deviceField, ...QualityOptions });
 
 /** The per-task table of a quality report. */
 export function formatCriticQuality(r: CriticQualityReport, seenTasks: ReadonlySet<string> | null): string {
@@ -100,8 +102,11 @@ export function registerTrainCritic(program: Command, ctx: CliContext): Command 
     .option('--resume', 'continue from OUT and OUT.optimizer.bin')
     .option('--eval-data <dirs>', 'held-out dataset folders for the quality report')
     .option('--json <file>', 'write the training summary and quality report as JSON');
-  return addEstimatorOptions(cmd).action(async (raw: unknown) => {
+  return addDeviceOption(addEstimatorOptions(cmd))
+    .addHelpText('after', '\nExample:\n  vla-ttt train-critic --data critic-data/noisy --out runs/critic.safetensors --eval-data critic-data/eval --json runs/critic.json')
+    .action(async (raw: unknown) => {
       const o = parseOptions(TrainCriticOptions, raw);
+      const device = resolveDevice(o.device);
       const dirs = splitList(o.data);
       const episodes = await loadCriticEpisodes(dirs);
       const seen = new Set(episodes.map((e) => e.task));
@@ -137,7 +142,7 @@ export function registerTrainCritic(program: Command, ctx: CliContext): Command 
       }
       if (o.json) {
         const { json: _json, ...settings } = o;
-        writeFileSync(o.json, JSON.stringify({ checkpoint: o.out, ...result, lossCurve: undefined, trainTasks: [...seen].sort(), episodes: episodes.length, settings, quality }, null, 1) + '\n');
+        writeFileSync(o.json, JSON.stringify({ checkpoint: o.out, ...result, lossCurve: undefined, trainTasks: [...seen].sort(), episodes: episodes.length, settings: { ...settings, device }, quality }, null, 1) + '\n');
       }
     });
 }
@@ -150,14 +155,17 @@ export function registerCriticQuality(program: Command, ctx: CliContext): Comman
     .requiredOption('--data <dirs>', 'comma-separated dataset folders recorded with `collect-demos --progress`')
     .option('--seed <n>', 'seed of the sampled pairs and the balanced set', '0')
     .option('--json <file>', 'write the report as JSON');
-  return addEstimatorOptions(cmd).action(async (raw: unknown) => {
+  return addDeviceOption(addEstimatorOptions(cmd))
+    .addHelpText('after', '\nExample:\n  vla-ttt critic-quality --critic models/tabletop-critic.safetensors --data critic-data/eval --json quality.json')
+    .action(async (raw: unknown) => {
       const o = parseOptions(CriticQualityOptions, raw);
+      const device = resolveDevice(o.device);
       const critic = ProgressCritic.load(o.critic);
       const episodes = await loadCriticEpisodes(splitList(o.data));
       const training = critic.metadata['training'];
       const seen = training ? new Set<string>((JSON.parse(training) as { tasks?: string[] }).tasks ?? []) : null;
       const report = await qualityOf(critic, episodes, o);
       ctx.io.stdout(formatCriticQuality(report, seen));
-      if (o.json) writeFileSync(o.json, JSON.stringify({ critic: o.critic, ...report }, null, 1) + '\n');
+      if (o.json) writeFileSync(o.json, JSON.stringify({ critic: o.critic, device, ...report }, null, 1) + '\n');
     });
 }

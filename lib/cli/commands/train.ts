@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { cpuInfo, gemmBackend } from '../../system.js';
 import { train, type TrainResult, type Variant } from '../../train/trainer.js';
 import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
+import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
 
 
 const TrainOptionsSchema = z.object({
@@ -41,10 +42,11 @@ const TrainOptionsSchema = z.object({
   resume: z.boolean().optional(),
   json: z.string().min(1).optional(),
   progress: z.boolean(),
+  device: deviceField,
 });
 
 export function registerTrain(program: Command, ctx: CliContext): Command {
-  return program
+  const cmd = program
     .command('train')
     .description('pretrain a policy on demonstrations (joint action + state-grounding loss, latent prompts)')
     .requiredOption('--data <dirs>', 'comma-separated dataset folders (vla-ttt collect-demos)')
@@ -67,9 +69,12 @@ export function registerTrain(program: Command, ctx: CliContext): Command {
     .option('--max-episodes-per-task <n>', 'use at most this many demonstrations per task')
     .option('--resume', 'continue from OUT and OUT.optimizer.bin')
     .option('--json <file>', 'also write a summary as JSON')
-    .option('--no-progress', 'no progress bar')
+    .option('--no-progress', 'no progress bar');
+  return addDeviceOption(cmd)
+    .addHelpText('after', '\nExample:\n  vla-ttt train --data demos/base --out runs/mine.safetensors --steps 5000 --lr 1e-3 --json runs/mine.train.json')
     .action(async (raw: unknown) => {
       const o = parseOptions(TrainOptionsSchema, raw);
+      const device = resolveDevice(o.device);
       const bar = o.progress && process.stderr.isTTY ? new SingleBar({ format: 'train {bar} {value}/{total} | loss {loss} | {speed} samples/s | {eta_formatted} left', hideCursor: true }) : null;
       bar?.start(o.steps, 0, { loss: '-', speed: '-' });
       let lastLine = 0;
@@ -111,7 +116,7 @@ export function registerTrain(program: Command, ctx: CliContext): Command {
         const { progress: _progress, json: _json, ...settings } = o;
         const cpu = cpuInfo();
         const machine = { cpu: cpus()[0]?.model.trim() ?? 'unknown', threads: cpu.threads, isa: cpu.activeIsa, gemm: gemmBackend() };
-        writeFileSync(o.json, JSON.stringify({ ...result, lossCurve: undefined, samplesPerSecond: (result.steps * o.batch) / Math.max(result.seconds, 1e-9), settings, machine }, null, 2) + '\n');
+        writeFileSync(o.json, JSON.stringify({ ...result, lossCurve: undefined, samplesPerSecond: (result.steps * o.batch) / Math.max(result.seconds, 1e-9), settings: { ...settings, device }, machine }, null, 2) + '\n');
       }
     });
 }
