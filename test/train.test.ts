@@ -316,6 +316,18 @@ describe('the EVOLVE command line (collect-demos --progress, train-critic, criti
     expect(r.comparison.overall.total).toBe(2);
     expect(Policy.load(join(out, 'evolved.safetensors')).metadata['evolvedFrom']).toBe(join(dir, 'a.safetensors'));
     expect(readFileSync(join(out, 'value.svg'), 'utf8')).toMatch(/^<svg/);
+    // Replaying demonstrations beside the rollouts: one CFM step on them after every update step.
+    const replayOut = join(dir, 'evolve-replay');
+    const rp = await cli('evolve', '--policy', join(dir, 'a.safetensors'), '--critic', 'oracle', '--tasks', 'carrot-on-plate', '--iterations', '1', '--group-size', '2', '--horizon', '6:1', '--no-eval', '--workers', '1', '--replay', data, '--replay-episodes-per-task', '1', '--out', replayOut);
+    expect(rp.code, rp.out).toBe(0);
+    expect(rp.out).toMatch(/replaying 2 demonstration episode\(s\)/);
+    const rr = JSON.parse(readFileSync(join(replayOut, 'result.json'), 'utf8')) as { settings: { replay: string }; iterations: Array<{ updateSteps: number; replayLoss: number | null }> };
+    expect(rr.settings.replay).toBe(data);
+    expect(rr.iterations[0]!.updateSteps).toBeGreaterThan(0);
+    expect(rr.iterations[0]!.replayLoss).toBeGreaterThan(0);
+    const noReplay = await cli('evolve', '--policy', join(dir, 'a.safetensors'), '--critic', 'oracle', '--no-eval', '--replay', join(dir, 'no-such-demos'), '--out', join(dir, 'evolve-bad3'));
+    expect(noReplay.code).toBe(1);
+    expect(noReplay.out).toMatch(/no-such-demos/);
     const again = await cli('evolve', '--policy', join(dir, 'a.safetensors'), '--critic', critic, '--out', out);
     expect(again.code).toBe(1);
     expect(again.out).toMatch(/already holds a result.json/);

@@ -43,6 +43,7 @@ import { runRollouts, type EpisodePlan, type EpisodeResult, type WorkerEnvOption
 import { PolicyController, type SampledChunk } from '../tabletop/policy-controller.js';
 import { CONFIGURATIONS_PER_TASK, DEFAULT_EPISODE_CAPS, episodeCap, getTask } from '../tabletop/tasks.js';
 import { Tensor } from '../tensor.js';
+import type { DemoSet, SampledBatch } from '../train/demo-set.js';
 import type { Normalization } from '../train/normalization.js';
 import { Rng, deriveSeed } from '../util/random.js';
 import { progressLabel } from './critic-data.js';
@@ -84,6 +85,18 @@ export interface EvolveUpdateOptions {
   /** Combined mode: state-grounding prompt steps after each update step (0 = off). */
   promptStateSteps?: number;
   promptLr?: number;
+  /**
+   * Demonstrations replayed beside the rollouts (off when absent): after every update step, one
+   * plain CFM step (action loss) on a batch of them at lr * replayWeight, on the same parameters. Self-imitation
+   * alone has no restoring force (the targets move with the policy, so noise accumulates);
+   * replaying the data the policy was trained on keeps it near what pretraining taught while the
+   * advantage-weighted steps push. The demonstrations' normalization must be the policy's.
+   */
+  replay?: DemoSet;
+  /** lr multiplier of the replay steps (default 1). */
+  replayWeight?: number;
+  /** Samples per replay step (default: batch). */
+  replayBatch?: number;
 }
 
 export interface EvolveOptions {
@@ -143,6 +156,8 @@ export interface EvolveIteration {
   updateSteps: number;
   /** Mean weighted CFM loss over the update steps (before each step). */
   loss: number | null;
+  /** Mean CFM loss of the replayed demonstrations (null without replay). */
+  replayLoss: number | null;
   /** FPO: fraction of chunk updates whose ratio was clipped (null for AWR). */
   clippedFraction: number | null;
   criticCalls: number;
@@ -203,6 +218,13 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
   if (u.method !== 'awr' && u.method !== 'fpo') throw new ArgumentError('VLA_ARGUMENT', `evolve: update method must be 'awr' or 'fpo', got '${String(u.method)}'`);
   if (!Number.isSafeInteger(u.fpoDraws) || u.fpoDraws < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: fpoDraws must be a positive integer, got ${String(u.fpoDraws)}`);
   if (!(u.fpoClip > 0 && u.fpoClip < 1)) throw new ArgumentError('VLA_ARGUMENT', `evolve: fpoClip must be in (0, 1), got ${String(u.fpoClip)}`);
+  const replayWeight = u.replayWeight ?? 1;
+  const replayBatch = u.replayBatch ?? u.batch;
+  if (!(replayWeight > 0 && replayWeight <= 100)) throw new RangeValueError('VLA_VALUE', `evolve: replayWeight must be in (0, 100], got ${String(u.replayWeight)}`);
+  if (!Number.isSafeInteger(replayBatch) || replayBatch < 1) throw new ArgumentError('VLA_ARGUMENT', `evolve: replayBatch must be a positive integer, got ${String(u.replayBatch)}`);
+  if (u.replay && u.replay.imageSize !== o.policy.config.image_size) {
+    throw new ArgumentError('VLA_ARGUMENT', `evolve: the replayed demonstrations have ${u.replay.imageSize}px images, the policy takes ${o.policy.config.image_size}px`);
+  }
   if (!Number.isSafeInteger(u.promptStateSteps) || u.promptStateSteps < 0) throw new ArgumentError('VLA_ARGUMENT', `evolve: promptStateSteps must be a non-negative integer, got ${String(u.promptStateSteps)}`);
   const { groups, actionToPrompt } = groupsFor(o.policy, u.params);
   if (u.promptStateSteps > 0 && !o.policy.config.use_state_expert) throw new ArgumentError('VLA_ARGUMENT', 'evolve: combined mode (promptStateSteps > 0) needs a policy with the state-grounding expert');
@@ -225,6 +247,7 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
   const started = performance.now();
   const out: EvolveIteration[] = [];
   let episodeCounter = 0;
+  let replayed: SampledBatch | undefined;
 
   for (let it = 0; it < o.iterations; it++) {
     if (o.signal?.aborted) throw new ArgumentError('VLA_ARGUMENT', `evolve: aborted before iteration ${it}`);
@@ -375,6 +398,8 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
     }
     let losses = 0;
     let updateSteps = 0;
+    let replayLosses = 0;
+    let replaySteps = 0;
     let clippedChunks = 0;
     let chunkUpdates = 0;
     for (let epoch = 0; epoch < u.epochs && samples.length > 0; epoch++) {
@@ -400,6 +425,13 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
         if (!Number.isFinite(step.total)) throw new RangeValueError('VLA_VALUE', `evolve: the update loss became ${step.total} at iteration ${it}`);
         losses += step.total;
         updateSteps++;
+        if (u.replay) {
+          replayed = u.replay.sample(replayBatch, new Rng(deriveSeed(o.seed, 'evolve-replay', it, updateSteps)), { horizon: H, textLength: o.policy.config.max_text_len, tokenizer: o.policy.tokenizer, normalization: o.normalization, augment: null }, replayed);
+          // trainStep draws the flow noise and time from (seed, step); the prompt is never dropped here.
+          const rs = await o.policy.trainStepAsync({ observations: replayed.observations, actions: replayed.actions }, { lr: u.lr * replayWeight, seed: deriveSeed(o.seed, 'evolve-replay-flow', it), step: updateSteps, dropProbability: 0, stateLoss: false, groups, maxGradNorm: u.maxGradNorm, weightDecay: 0 });
+          replayLosses += rs.total;
+          replaySteps++;
+        }
         pullToStart();
         for (let k = 0; k < u.promptStateSteps; k++) {
           await o.policy.promptStepAsync(r.obs, { lr: u.promptLr, seed: deriveSeed(o.seed, 'evolve-prompt', it), step: updateSteps * u.promptStateSteps + k });
@@ -420,6 +452,7 @@ export async function runEvolve(o: EvolveOptions): Promise<EvolveResult> {
       samples: samples.length,
       updateSteps,
       loss: updateSteps > 0 ? losses / updateSteps : null,
+      replayLoss: replaySteps > 0 ? replayLosses / replaySteps : null,
       clippedFraction: u.method === 'fpo' && chunkUpdates > 0 ? clippedChunks / chunkUpdates : null,
       criticCalls,
       seconds: (performance.now() - t0) / 1000,

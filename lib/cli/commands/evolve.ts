@@ -25,6 +25,7 @@ import type { HorizonStage } from '../../evolve/horizon-schedule.js';
 import { ProgressCritic } from '../../evolve/progress-critic.js';
 import type { ProgressMode } from '../../evolve/progress-estimator.js';
 import { lineChartSvg } from '../../report/svg-chart.js';
+import { DemoSet } from '../../train/demo-set.js';
 import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { comparePaired, evaluate, type EvalReport, type PairedComparison } from '../../tabletop/eval.js';
 import { loadController, PolicyController } from '../../tabletop/policy-controller.js';
@@ -57,6 +58,9 @@ export const evolveOptionFields = {
   ...estimatorOptionFields,
   promptStateSteps: intOption(0),
   promptLr: numberOption(0, 1),
+  replay: z.string().min(1).optional(),
+  replayWeight: numberOption(0, 100),
+  replayEpisodesPerTask: intOption(1).optional(),
 };
 const evolveKnobs = z.object(evolveOptionFields);
 export type EvolveKnobs = z.infer<typeof evolveKnobs>;
@@ -131,7 +135,10 @@ export function addEvolveOptions(cmd: Command): Command {
     .option('--epochs <n>', "passes over an iteration's samples", '1')
     .option('--horizon <stages>', "progressive horizon: 'default' (3 stages), 'none', or MAXSTEPS:UNTIL_ITERATION,...", 'default')
     .option('--prompt-state-steps <n>', 'combined mode: state-grounding prompt steps after each update step', '0')
-    .option('--prompt-lr <x>', 'learning rate of those prompt steps', '1e-3');
+    .option('--prompt-lr <x>', 'learning rate of those prompt steps', '1e-3')
+    .option('--replay <dirs>', 'demonstration folders (comma-separated) replayed beside the rollouts: one CFM step on them after every update step')
+    .option('--replay-weight <x>', 'learning-rate multiplier of the replay steps', '1')
+    .option('--replay-episodes-per-task <n>', "replay only the first N successful episodes of each task (e.g. 1: a one-demo policy's own demonstrations)");
   return addEstimatorOptions(cmd);
 }
 
@@ -208,6 +215,10 @@ export async function runEvolveCommand(s: EvolveRunSettings, log: (line: string)
 
   const policy = controller.policy;
   const k = s.knobs;
+  const replay = k.replay
+    ? await DemoSet.load(k.replay.split(',').map((x) => x.trim()).filter((x) => x.length > 0), k.replayEpisodesPerTask !== undefined ? { maxEpisodesPerTask: k.replayEpisodesPerTask } : {})
+    : null;
+  if (replay) log(`replaying ${replay.episodes.length} demonstration episode(s) (${replay.samples} samples) from ${k.replay}`);
   const partial: EvolveIteration[] = [];
   const result = await runEvolve({
     policy,
@@ -220,7 +231,10 @@ export async function runEvolveCommand(s: EvolveRunSettings, log: (line: string)
     groupsPerTask: k.groupsPerTask,
     ...(horizon !== undefined ? { horizon } : {}),
     progress: { milestoneEvery: k.milestoneEvery, checkEvery: k.checkEvery, tau: k.tau, mode: s.mode },
-    update: { method: s.method, weighting: k.weighting, anchor: s.anchor, fpoClip: k.fpoClip, fpoDraws: k.fpoDraws, params: k.params as EvolveParams, lr: s.lr, beta: k.beta, maxWeight: k.maxWeight, epochs: k.epochs, batch: s.batch, promptStateSteps: k.promptStateSteps, promptLr: k.promptLr },
+    update: {
+      method: s.method, weighting: k.weighting, anchor: s.anchor, fpoClip: k.fpoClip, fpoDraws: k.fpoDraws, params: k.params as EvolveParams, lr: s.lr, beta: k.beta, maxWeight: k.maxWeight, epochs: k.epochs, batch: s.batch, promptStateSteps: k.promptStateSteps, promptLr: k.promptLr,
+      ...(replay ? { replay, replayWeight: k.replayWeight } : {}),
+    },
     ...controllerOptions,
     seed: s.seed,
     workers: s.workers,
