@@ -91,16 +91,22 @@ for (const group of manifest.groups) {
   lines.push('');
   const svg = barChartSvg(
     members.map((x) => ({ label: x.e.label, bars: [x.before, x.after].map((p) => ({ value: 100 * p.rate, interval: [100 * p.ci[0], 100 * p.ci[1]], label: pct(p.rate) })) })),
-    { title: `${group.title}: success before and after (95% CI)`, yLabel: 'success %', series: ['before', 'after'], yMin: 0, yMax: 100, width: Math.max(720, 150 * members.length) },
+    { title: `${group.title}: success before and after (95% CI)`, yLabel: 'success %', series: ['before', 'after'], yMin: 0, yMax: 100, width: Math.max(720, 185 * members.length) },
   );
   writeFileSync(join(root, 'docs', 'results', `${group.id}.svg`), svg);
   lines.push(`![${group.title}](results/${group.id}.svg)`, '');
-  const curves = lineChartSvg(
-    members.map((x) => ({ name: x.e.label, points: x.r.iterations.map((it) => [it.iteration + 1, 100 * it.envSuccess]) })),
-    { title: `${group.title}: environment success of the training rollouts per iteration`, xLabel: 'iteration', yLabel: 'rollout success %' },
-  );
-  writeFileSync(join(root, 'docs', 'results', `${group.id}-iterations.svg`), curves);
-  lines.push(`![training rollouts](results/${group.id}-iterations.svg)`, '');
+  // The training rollouts' own success per iteration (same initial states across runs of a
+  // group when their seeds agree); more than six lines would repeat colours, so those groups
+  // link each run's iterations.svg instead.
+  if (members.length <= 6) {
+    const curves = lineChartSvg(
+      members.map((x) => ({ name: x.e.label, points: x.r.iterations.map((it) => [it.iteration + 1, 100 * it.envSuccess]) })),
+      { title: 'Training rollouts: environment success per iteration', xLabel: 'iteration', yLabel: 'rollout success %' },
+    );
+    writeFileSync(join(root, 'docs', 'results', `${group.id}-iterations.svg`), curves);
+    lines.push(`![training rollouts](results/${group.id}-iterations.svg)`, '');
+  }
+  lines.push(`Per run: ${members.map((x) => `[${x.e.run}](../bench/results/evolve/${x.e.run}/iterations.svg)`).join(', ')} (iterations: rollout success, mean reward, reward hacking; value.svg beside each: v over an episode).`, '');
   for (const x of members) {
     if (!x.vsControl) continue;
     const v = x.vsControl;
