@@ -79,7 +79,8 @@ function card(name, recipe) {
     out.push(
       `- Training time: ${(train.seconds / 60).toFixed(1)} min for ${train.steps} steps of ${train.settings?.batch ?? '?'} samples ` +
         `(${train.samplesPerSecond?.toFixed(0) ?? '?'} samples/s) on ${train.episodes} episodes / ${train.samples} samples; ` +
-        `${m.cpu ?? 'unknown CPU'}, ${m.threads ?? '?'} thread(s), ${m.isa ?? '?'}, GEMM ${m.gemm ?? '?'}. No GPU was lent to this project's sessions so far, so there is no GPU time.`,
+        `${m.cpu ?? 'unknown CPU'}, ${m.threads ?? '?'} thread(s), ${m.isa ?? '?'}, GEMM ${m.gemm ?? '?'}. No GPU was lent to this project's sessions so far, so there is no GPU time.` +
+        (train.note ? ` ${train.note}` : ''),
     );
     out.push(`- Final training loss: ${train.finalLoss.toFixed(4)}; loss curve: [\`${checkpoint}.loss.svg\`](../${checkpoint}.loss.svg).`);
   }
