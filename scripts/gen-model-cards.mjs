@@ -11,8 +11,9 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { pooled } from './lib/pooled.mjs';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { wilsonInterval } = await import(join(root, 'dist', 'util', 'stats.js'));
 const { comparePaired } = await import(join(root, 'dist', 'tabletop', 'eval.js'));
 const { models: recipes, comparisons = [] } = JSON.parse(readFileSync(join(root, 'models', 'recipes.json'), 'utf8'));
 
@@ -34,16 +35,6 @@ function parameterCount(file) {
   return n;
 }
 
-/** Pooled successes over the tasks of a report, with the Wilson interval. */
-function pooled(report) {
-  let s = 0;
-  let n = 0;
-  for (const t of Object.values(report.tasks)) {
-    s += t.successes;
-    n += t.episodes;
-  }
-  return { s, n, ci: wilsonInterval(s, n) };
-}
 
 function sweepTable(sweep) {
   const tasks = sweep.tasks;

@@ -11,8 +11,9 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { pooled } from './lib/pooled.mjs';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { wilsonInterval } = await import(join(root, 'dist', 'util', 'stats.js'));
 const { barChartSvg, lineChartSvg } = await import(join(root, 'dist', 'report', 'svg-chart.js'));
 const { comparePaired } = await import(join(root, 'dist', 'tabletop', 'eval.js'));
 const manifest = JSON.parse(readFileSync(join(root, 'bench', 'results', 'evolve', 'experiments.json'), 'utf8'));
@@ -27,16 +28,6 @@ function load(run) {
   return JSON.parse(readFileSync(file, 'utf8'));
 }
 
-/** Pooled successes of an eval report over its tasks. */
-function pooled(report) {
-  let s = 0;
-  let n = 0;
-  for (const t of Object.values(report.tasks)) {
-    s += t.successes;
-    n += t.episodes;
-  }
-  return { s, n, rate: s / n, ci: wilsonInterval(s, n) };
-}
 
 function settingsText(st) {
   const parts = [st.critic === 'oracle' ? 'oracle critic' : 'learned critic', st.method === 'fpo' ? `FPO clip ${st.fpoClip}` : `AWR ${st.weighting ?? 'exp'}`, `lr ${Number(st.lr).toExponential(0).replace('e-', 'e-')}`, `params ${st.params}`];
