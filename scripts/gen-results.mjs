@@ -30,7 +30,7 @@ function load(run) {
 
 
 function settingsText(st) {
-  const parts = [st.critic === 'oracle' ? 'oracle critic' : 'learned critic', st.method === 'fpo' ? `FPO clip ${st.fpoClip}` : `AWR ${st.weighting ?? 'exp'}`, `lr ${Number(st.lr).toExponential(0).replace('e-', 'e-')}`, `params ${st.params}`];
+  const parts = [st.critic === 'oracle' ? 'oracle critic' : 'learned critic', st.method === 'fpo' ? `FPO clip ${st.fpoClip}` : `AWR ${st.weighting ?? 'exp'}`, `lr ${Number(st.lr).toExponential(0)}`, `params ${st.params}`];
   if (st.beta !== undefined && st.beta !== 1) parts.push(`beta ${st.beta}`);
   if (st.anchor) parts.push(`anchor ${st.anchor}`);
   if (st.replay) parts.push(`replay ${st.replay}${st.replayEpisodesPerTask ? ` (${st.replayEpisodesPerTask}/task)` : ''}${st.replayWeight !== 1 ? ` x${st.replayWeight}` : ''}`);

@@ -170,6 +170,8 @@ describe('vla-ttt adapt --method lpo|evolve: the same contract', () => {
     for (const p of c.lossCurve) expect(p.loss === null || Number.isFinite(p.loss)).toBe(true);
     // The evolve command's defaults where adapt's options are unset.
     expect(c.settings).toMatchObject({ critic: 'oracle', iterations: 2, lr: 1e-4, batch: 64 });
+    // Every shared evolve knob is recorded, the ones not given too (replay off: null).
+    expect(c.settings).toMatchObject({ groupSize: 2, horizon: '6:1,10:2', replay: null, replayWeight: 1 });
     expect(c.iterations).toHaveLength(2);
     expect(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'))).toEqual(c);
     expect(Policy.load(join(out, 'evolved.safetensors')).metadata['evolvedFrom']).toBe(checkpoint);

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { runCli } from '../lib/cli/main.js';
 import { criticFrame, loadCriticEpisodes } from '../lib/evolve/critic-data.js';
+import { runEvolve } from '../lib/evolve/evolve-loop.js';
 import { ProgressCritic } from '../lib/evolve/progress-critic.js';
 import { Policy } from '../lib/index.js';
 import { evaluate } from '../lib/tabletop/eval.js';
@@ -325,6 +326,14 @@ describe('the EVOLVE command line (collect-demos --progress, train-critic, criti
     expect(rr.settings.replay).toBe(data);
     expect(rr.iterations[0]!.updateSteps).toBeGreaterThan(0);
     expect(rr.iterations[0]!.replayLoss).toBeGreaterThan(0);
+    // The library refuses replayed demonstrations of another image size, and bad replay settings, by name.
+    const demos = await DemoSet.load([data]);
+    const policy64 = Policy.create({ preset: 'tiny', tokenizer: benchmarkTokenizer(), seed: 1, config: { image_size: 32, patch_size: 8 } });
+    const base = { normalization: demos.fitNormalization(), critic: 'oracle' as const, tasks: ['carrot-on-plate'], iterations: 1, seed: 0 };
+    await expect(runEvolve({ ...base, policy: policy64, update: { replay: demos } })).rejects.toThrow(/replayed demonstrations have 16px images, the policy takes 32px/);
+    const policy16 = Policy.create({ preset: 'tiny', tokenizer: benchmarkTokenizer(), seed: 1, config: tiny });
+    await expect(runEvolve({ ...base, policy: policy16, update: { replay: demos, replayWeight: 0 } })).rejects.toThrow(/replayWeight must be in \(0, 100\]/);
+    await expect(runEvolve({ ...base, policy: policy16, update: { replay: demos, replayBatch: 0 } })).rejects.toThrow(/replayBatch must be a positive integer/);
     const noReplay = await cli('evolve', '--policy', join(dir, 'a.safetensors'), '--critic', 'oracle', '--no-eval', '--replay', join(dir, 'no-such-demos'), '--out', join(dir, 'evolve-bad3'));
     expect(noReplay.code).toBe(1);
     expect(noReplay.out).toMatch(/no-such-demos/);

@@ -347,10 +347,11 @@ async function adaptEvolve(o: AdaptOptions, checkpoint: string, device: Device, 
     lossCurve: result.iterations.map((it) => ({ step: it.iteration + 1, loss: it.loss })),
     wallSeconds: run.wallSeconds,
   };
-  const { iterations, groupSize, groupsPerTask, params, weighting, fpoClip, fpoDraws, beta, maxWeight, epochs, horizon, milestoneEvery, checkEvery, tau, promptStateSteps, promptLr } = o;
+  // Every evolve knob as run (the shared fields, so a knob added there is recorded here too).
+  const knobs = Object.fromEntries((Object.keys(evolveOptionFields) as Array<keyof typeof evolveOptionFields>).map((k) => [k, o[k] ?? null]));
   const settings = {
     critic, update: o.update, progressMode: o.progressMode, lr, batch, anchor, optimizationSeed: o.optimizationSeed, executeSteps: o.executeSteps ?? null, workers: o.workers,
-    iterations, groupSize, groupsPerTask, params, weighting, fpoClip, fpoDraws, beta, maxWeight, epochs, horizon, milestoneEvery, checkEvery, tau, promptStateSteps, promptLr,
+    ...knobs,
   };
   const json = { ...contract, settings, seconds: { evolve: result.seconds, total: run.wallSeconds }, iterations: result.iterations };
   if (o.out) await writeFileAtomic(join(o.out, 'result.json'), JSON.stringify(json, null, 1) + '\n');
