@@ -211,3 +211,16 @@ describe('vla-ttt adapt --method lpo|evolve: the same contract', () => {
     expect(existsSync(join(dir, 'x.json'))).toBe(false);
   });
 });
+
+describe('the CLI process', () => {
+  it('stops quietly when its reader closes early (vla-ttt ... | head), without an EPIPE stack', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', join('lib', 'cli', 'main.ts'), 'eval', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the first write
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
+  }, 60_000);
+});

@@ -117,6 +117,27 @@ describe('trainer', () => {
     expect(p.config.use_prompt).toBe(false);
     expect(p.layout().some((x) => x.group === 'prompt' || x.group === 'state')).toBe(false);
   }, 60_000);
+
+  it('fine-tunes from a checkpoint (--init), switching observation rows to attend the prompt', async () => {
+    const from = join(dir, 'init-from.safetensors');
+    await train({ ...base, out: from, steps: 3 });
+    const out = join(dir, 'seeing.safetensors');
+    // One step at a negligible lr shows the weights start from `from`.
+    await train({ ...base, out, steps: 1, lr: 1e-9, init: from, config: { obs_attends_prompt: true } });
+    const seeing = Policy.load(out);
+    expect(seeing.config.obs_attends_prompt).toBe(true);
+    expect(JSON.parse(seeing.metadata['training']!).init).toBe(from);
+    const a = seeing.getParams(), b = Policy.load(from).getParams();
+    expect(a.length).toBe(b.length);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    expect(worst).toBeLessThan(1e-6);
+    // A prompt-seeing model learns through its observation rows.
+    const r = await train({ ...base, out: join(dir, 'seeing-2.safetensors'), steps: 20, init: from, config: { obs_attends_prompt: true } });
+    expect(r.lossCurve.at(-1)!.loss).toBeLessThan(r.lossCurve[0]!.loss);
+    // Overrides that change tensor shapes are refused, naming the problem.
+    await expect(train({ ...base, out: join(dir, 'bad.safetensors'), steps: 1, init: from, config: { num_prompt_tokens: 3 } })).rejects.toThrow(/change the model's size/);
+  }, 120_000);
 });
 
 describe('policy controller', () => {

@@ -78,6 +78,14 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // A reader that closes early (`vla-ttt ... | head`) is not an error of ours: stop quietly, as
+  // Unix tools do, instead of an unhandled EPIPE stack.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   const ctx: CliContext = {
     io: { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
     renderer: 'native',

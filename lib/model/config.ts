@@ -44,6 +44,11 @@ export interface ModelConfig {
   use_state_expert: boolean;
   /** false: the action expert gets no robot state (only the image, the instruction and the prompt). Default true. */
   action_sees_state?: boolean;
+  /**
+   * true: observation rows also attend the prompt, so the prompt can steer perception (and the
+   * prompt's gradient runs back through them; observation encodings cannot be cached). Default false.
+   */
+  obs_attends_prompt?: boolean;
   horizon: number;
   action_dim: number;
   state_dim: number;

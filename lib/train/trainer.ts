@@ -59,6 +59,12 @@ export interface TrainOptions {
   maxEpisodesPerTask?: number;
   /** Model config overrides (tests use a tiny model). */
   config?: Partial<ModelConfig>;
+  /**
+   * Start from this checkpoint's weights instead of seeded random ones (fine-tuning). Its config
+   * is kept, with `config` applied on top; an override that changes a tensor shape is refused.
+   * `preset` and `variant` are ignored then.
+   */
+  init?: string;
   onProgress?: (p: TrainProgress) => void;
 }
 
@@ -113,11 +119,29 @@ function fingerprint(o: TrainOptions): string {
     augment: o.augment ?? true,
     maxEpisodesPerTask: o.maxEpisodesPerTask,
     config: o.config ?? {},
+    init: o.init ?? null,
   });
 }
 
 function variantConfig(v: Variant): Partial<ModelConfig> {
   return v === 'baseline' ? { use_prompt: false, use_state_expert: false } : {};
+}
+
+/** A new policy with `init`'s weights and config, the overrides applied (same tensor shapes). */
+function initializedFrom(init: string, overrides: Partial<ModelConfig>, tokenizer: Tokenizer): Policy {
+  const base = Policy.load(init);
+  if (base.tokenizer.size !== tokenizer.size) {
+    throw new ArgumentError('VLA_ARGUMENT', `train --init: ${init} has a ${base.tokenizer.size}-word vocabulary, the benchmark's has ${tokenizer.size}`);
+  }
+  const preset = base.config.preset as PresetName;
+  const policy = Policy.create({ preset, config: { ...base.config, ...overrides }, tokenizer, seed: 0 });
+  const weights = base.getParams();
+  const fresh = policy.getParams();
+  if (fresh.length !== weights.length) {
+    throw new ArgumentError('VLA_ARGUMENT', `train --init: the config overrides change the model's size (${weights.length} -> ${fresh.length} parameters); only switches that keep every tensor's shape can be applied to ${init}`);
+  }
+  policy.setParams(fresh instanceof Float32Array ? Float32Array.from(weights) : Float64Array.from(weights));
+  return policy;
 }
 
 /** Trains a policy on the demonstrations; see the module comment. */
@@ -150,6 +174,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (policy.metadata['trainingStep'] !== String(resume.step)) {
       throw new RangeValueError('VLA_VALUE', `train --resume: ${o.out} is at step ${policy.metadata['trainingStep']} but ${optimPath} at ${resume.step}; the pair is inconsistent`);
     }
+  } else if (o.init) {
+    policy = initializedFrom(o.init, o.config ?? {}, tokenizer);
   } else {
     policy = Policy.create({ preset: o.preset ?? 'small', config: { ...variantConfig(variant), ...o.config }, tokenizer, seed: o.seed });
   }
@@ -167,7 +193,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       normalization: normalization.toJSON(),
       trainingStep: String(step),
       training: JSON.stringify({
-        variant, steps: o.steps, batch: o.batch, lr: o.lr, seed: o.seed, stateWeight: o.stateWeight ?? 1, dropP1: p1, dropP2: p2,
+        variant, ...(o.init ? { init: o.init } : {}), steps: o.steps, batch: o.batch, lr: o.lr, seed: o.seed, stateWeight: o.stateWeight ?? 1, dropP1: p1, dropP2: p2,
         dropSwitchStep: switchAt, augment: augment !== null, data: o.data, episodes: demos.episodes.length, samples: demos.samples,
         tasks: Object.fromEntries(demos.tasks()),
         // Which prompt blocks saw data: an embodiment absent here has an untrained (random) block.

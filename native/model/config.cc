@@ -45,6 +45,8 @@ void ModelConfig::validate() const {
           static_cast<double>(num_embodiments));
   require(!use_state_expert || use_prompt, "use_state_expert", "the state expert needs the prompt (use_prompt = true)",
           use_state_expert ? 1 : 0);
+  require(!obs_attends_prompt || use_prompt, "obs_attends_prompt", "observation rows can attend the prompt only with use_prompt = true",
+          obs_attends_prompt ? 1 : 0);
   require(horizon >= 1 && horizon <= 256, "horizon", "1 <= horizon <= 256", static_cast<double>(horizon));
   require(action_dim >= 1 && action_dim <= 64, "action_dim", "1 <= action_dim <= 64", static_cast<double>(action_dim));
   require(state_dim >= 1 && state_dim <= 64, "state_dim", "1 <= state_dim <= 64", static_cast<double>(state_dim));
@@ -97,6 +99,7 @@ JsonValue ModelConfig::to_json() const {
   };
   // Written only when off, so configs without the switch serialize exactly as before.
   if (!action_sees_state) members.emplace_back("action_sees_state", JsonValue::boolean(false));
+  if (obs_attends_prompt) members.emplace_back("obs_attends_prompt", JsonValue::boolean(true));
   if (frames != 1) members.emplace_back("frames", num(static_cast<double>(frames)));
   if (head != "policy") members.emplace_back("head", JsonValue::string(head));
   return JsonValue::object(std::move(members));
@@ -120,6 +123,7 @@ ModelConfig ModelConfig::from_json(const JsonValue& v, const std::string& what) 
       {"use_prompt", [&](const JsonValue& x, const std::string& w) { c.use_prompt = x.as_bool(w); }},
       {"use_state_expert", [&](const JsonValue& x, const std::string& w) { c.use_state_expert = x.as_bool(w); }},
       {"action_sees_state", [&](const JsonValue& x, const std::string& w) { c.action_sees_state = x.as_bool(w); }},
+      {"obs_attends_prompt", [&](const JsonValue& x, const std::string& w) { c.obs_attends_prompt = x.as_bool(w); }},
       {"horizon", [&](const JsonValue& x, const std::string& w) { c.horizon = x.as_int(w, 1, big); }},
       {"action_dim", [&](const JsonValue& x, const std::string& w) { c.action_dim = x.as_int(w, 1, big); }},
       {"state_dim", [&](const JsonValue& x, const std::string& w) { c.state_dim = x.as_int(w, 1, big); }},

@@ -54,6 +54,10 @@ struct ModelConfig {
   // false: the action expert's state token gets no robot state (only its bias), so the policy must
   // localize the gripper from the image and the prompt, which the state expert grounds.
   bool action_sees_state = true;
+  // true: observation rows also attend the prompt (a prefix-tuning lever on perception). Their
+  // activations then depend on the prompt: no cached observation encodings, and the prompt's
+  // gradient runs back through the observation rows. Default false (the rows never see it).
+  bool obs_attends_prompt = false;
   // Flow matching.
   int64_t horizon = 8;      // H action steps per chunk
   int64_t action_dim = 7;   // delta xyz, delta roll/pitch/yaw, gripper

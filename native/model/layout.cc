@@ -16,9 +16,9 @@ int64_t segment_len(const ModelConfig& c, Seg s) {
   return 0;
 }
 
-bool segment_attends(Seg q, Seg k) {
+bool segment_attends(Seg q, Seg k, bool obs_attends_prompt) {
   switch (q) {
-    case Seg::kObs: return k == Seg::kObs;
+    case Seg::kObs: return k == Seg::kObs || (obs_attends_prompt && k == Seg::kPrompt);
     case Seg::kPrompt: return k == Seg::kObs || k == Seg::kPrompt;
     case Seg::kAction: return k == Seg::kObs || k == Seg::kPrompt || k == Seg::kAction;
     case Seg::kState: return k == Seg::kObs || k == Seg::kPrompt || k == Seg::kState;
@@ -27,10 +27,11 @@ bool segment_attends(Seg q, Seg k) {
 }
 
 bool GradientRouting::flows(Seg q, Seg k) const {
-  if (!segment_attends(q, k)) return false;
+  if (!segment_attends(q, k, obs_attends_prompt)) return false;
   switch (k) {
-    case Seg::kObs: return q == Seg::kObs || q == Seg::kAction;
-    case Seg::kPrompt: return q == Seg::kPrompt || q == Seg::kState || (q == Seg::kAction && action_to_prompt);
+    case Seg::kObs: return q == Seg::kObs || q == Seg::kAction || (through_obs && (q == Seg::kPrompt || q == Seg::kState));
+    case Seg::kPrompt:
+      return q == Seg::kPrompt || q == Seg::kState || (q == Seg::kAction && action_to_prompt) || (q == Seg::kObs && through_obs);
     case Seg::kAction: return q == Seg::kAction;
     case Seg::kState: return q == Seg::kState;
   }
@@ -69,7 +70,7 @@ void build_query_mask(const ModelConfig& cfg, const KeyLayout& keys, Seg query, 
   for (int64_t b = 0; b < B; ++b) {
     uint8_t* mb = mask + b * Tq * Tk;
     for (Seg k : keys.segments()) {
-      if (!contains(valid, k) || !segment_attends(query, k)) continue;
+      if (!contains(valid, k) || !segment_attends(query, k, cfg.obs_attends_prompt)) continue;
       if (query == Seg::kAction && k == Seg::kPrompt && tokens.drop_prompt && tokens.drop_prompt[b]) continue;
       const int64_t off = keys.offset(k), len = keys.len(k);
       for (int64_t i = 0; i < Tq; ++i) {

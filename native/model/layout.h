@@ -26,14 +26,21 @@ inline Expert expert_of(Seg s) {
 int64_t segment_len(const ModelConfig& c, Seg s);
 
 // Rows of `query` may attend keys of `key` (before per-sample padding and prompt drop).
-bool segment_attends(Seg query, Seg key);
+// Observation rows attend the prompt only when the config says so (obs_attends_prompt).
+bool segment_attends(Seg query, Seg key, bool obs_attends_prompt = false);
 
 // Gradient routing (TTT-VLA): may the gradient of a (query -> key) attention edge flow into
 // that key's K/V? The action loss reaches the backbone through observation keys only (never
 // the prompt); the state loss reaches the prompt, never the observation rows. A prompt-only
 // action update (EVOLVE with prompt-only parameters) opens the action -> prompt edge.
+// When observation rows attend the prompt (obs_attends_prompt), a loss reaches the prompt
+// through them too: `through_obs` opens the edges between observation and prompt rows (and
+// state -> observation) for a backward pass of one loss whose observation rows accumulate no
+// weight gradients (policy.cc runs the action and the state loss as separate passes then).
 struct GradientRouting {
   bool action_to_prompt = false;
+  bool obs_attends_prompt = false;
+  bool through_obs = false;
   bool flows(Seg query, Seg key) const;
 };
 

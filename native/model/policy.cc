@@ -184,7 +184,8 @@ struct Policy<T>::Workspace {
     allocate_backward_scratch(plan, c, B, keys.total(), active, &sc);
     int64_t w = std::max({c.backbone.width, c.action.width, c.state.width});
     int64_t rows = B * std::max({c.obs_len(), c.action_len(), c.prompt_len(), int64_t(1)});
-    int64_t heads = 8 * rows * w * static_cast<int64_t>(sizeof(T)) + 4096;
+    // Head buffers and each segment's dx0; with obs_attends_prompt the losses take a pass each.
+    int64_t heads = (c.obs_attends_prompt ? 16 : 8) * rows * w * static_cast<int64_t>(sizeof(T)) + 4096;
     return plan.used() + heads;
   }
 };
@@ -427,6 +428,8 @@ void Policy<T>::encode_observations(const ObsBatch<T>& o, T* out) {
   require_head(false, "encode_observations");
   validate(o);
   if (!o.images) fail(ErrorCode::kArgument, "encode_observations: images are required");
+  if (cfg_.obs_attends_prompt)
+    fail(ErrorCode::kArgument, "encode_observations: observation rows attend the prompt in this model (obs_attends_prompt), so their keys and values change with it and cannot be cached");
   const ModelConfig& c = cfg_;
   Workspace& ws = workspace("encode", o.B, {Seg::kObs}, {{Seg::kObs, false}}, {});
   ParamsView<T> p = param_view();
@@ -446,6 +449,8 @@ void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out,
   validate(o);
   const ModelConfig& c = cfg_;
   const int64_t B = o.B, H = c.horizon, A = c.action_dim, w = c.action.width;
+  if (c.obs_attends_prompt && (o.encodings || encodings_out))
+    fail(ErrorCode::kArgument, "act: observation encodings are not available when observation rows attend the prompt (obs_attends_prompt): they change with it; pass images");
   std::vector<Seg> layout = {Seg::kObs};
   std::vector<std::pair<Seg, bool>> prefix = {{Seg::kObs, false}};
   if (c.use_prompt) {
@@ -533,14 +538,29 @@ LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>&
   const bool obs_grad = action_on && (g_embed || g_backbone);
   if (o.encodings && obs_grad)
     fail(ErrorCode::kArgument, "policy: observation encodings cannot train the embeddings or the backbone (their rows are not recomputed); pass images instead");
+  if (o.encodings && c.obs_attends_prompt)
+    fail(ErrorCode::kArgument, "policy: observation encodings cannot be used when observation rows attend the prompt (obs_attends_prompt): they change with it; pass images instead");
   const bool prompt_grad = g_prompt;
+  // With obs_attends_prompt a loss that trains the prompt reaches it through the observation rows
+  // too (the state loss always; the action loss when routed to the prompt), so those rows keep
+  // their activations for the backward; and they run in one pass with the prompt rows.
+  const bool obs_for_prompt =
+      c.obs_attends_prompt && prompt_grad && (state_on || (action_on && opt.routing.action_to_prompt));
+  const bool obs_saved = obs_grad || obs_for_prompt;
   std::vector<Seg> layout = {Seg::kObs};
   if (c.use_prompt) layout.push_back(Seg::kPrompt);
   if (action_on) layout.push_back(Seg::kAction);
   if (state_on) layout.push_back(Seg::kState);
   std::vector<std::pair<Seg, bool>> pass1, pass2;
-  if (!o.encodings) (obs_grad ? pass2 : pass1).push_back({Seg::kObs, obs_grad});
-  if (c.use_prompt) (prompt_grad ? pass2 : pass1).push_back({Seg::kPrompt, prompt_grad});
+  if (c.obs_attends_prompt) {
+    // One prefix pass: observation rows read the prompt's keys of the same layer.
+    auto& prefix = obs_saved || prompt_grad ? pass2 : pass1;
+    if (!o.encodings) prefix.push_back({Seg::kObs, obs_saved});
+    prefix.push_back({Seg::kPrompt, prompt_grad});
+  } else {
+    if (!o.encodings) (obs_grad ? pass2 : pass1).push_back({Seg::kObs, obs_grad});
+    if (c.use_prompt) (prompt_grad ? pass2 : pass1).push_back({Seg::kPrompt, prompt_grad});
+  }
   if (action_on) pass2.push_back({Seg::kAction, want_grads});
   if (state_on) pass2.push_back({Seg::kState, want_grads});
   std::string key = o.encodings ? "loss-encoded" : "loss";
@@ -607,64 +627,91 @@ LossResult Policy<T>::loss_and_grads(const ObsBatch<T>& o, const FlowTargets<T>&
   ParamsView<T> g = layout_.view(grads_.data());
   Arena& scratch = ws.scratch;
   const int64_t mark = scratch.mark();
-  std::vector<SegmentGrad<T>> sg;
-  std::vector<T*> dx0(ws.pass2.size(), nullptr);
-  for (size_t i = 0; i < ws.pass2.size(); ++i) {
-    Seg s = ws.pass2[i];
-    SegmentActs<T>& sa = ws.seg[static_cast<int>(s)];
-    SegmentGrad<T> gr;
-    dx0[i] = alloc<T>(scratch, B * sa.len * sa.w, "dx0");
-    zero(dx0[i], B * sa.len * sa.w);
-    gr.dx0 = dx0[i];
-    if (s == Seg::kObs) gr.weight_grads = g_backbone;
-    if (s == Seg::kPrompt) gr.weight_grads = false;  // routing: the backbone never learns from prompt rows
-    if (s == Seg::kAction) {
-      T* dv = alloc<T>(scratch, B * H * A, "dv");
-      zero(dv, B * H * A);
-      flow_matching_loss_backward<T>(ws.action.v, f.action_noise, f.actions, f.action_weights, T(1), nullptr, dv, nullptr,
-                                     nullptr, B, H * A);
-      T* dfin = alloc<T>(scratch, B * H * wa, "dfin");
-      head_output_backward(p.action_head, g_action ? &g.action_head : nullptr, ws.action, dv, dfin, scratch);
-      T* dout = alloc<T>(scratch, B * sa.len * wa, "dout");
-      zero(dout, B * sa.len * wa);
-      for (int64_t b = 0; b < B; ++b)
-        std::memcpy(dout + (b * (H + 1) + 1) * wa, dfin + b * H * wa, static_cast<size_t>(H * wa) * sizeof(T));
-      gr.dout = dout;
-      gr.weight_grads = g_action;
-    }
-    if (s == Seg::kState) {
-      T* dv = alloc<T>(scratch, B * SD, "dv_s");
-      zero(dv, B * SD);
-      flow_matching_loss_backward<T>(ws.state.v, f.state_noise, o.state, nullptr, static_cast<T>(opt.state_weight), nullptr,
-                                     dv, nullptr, nullptr, B, SD);
-      T* dfin = alloc<T>(scratch, B * c.state.width, "dfin_s");
-      head_output_backward(p.state_head, g_state ? &g.state_head : nullptr, ws.state, dv, dfin, scratch);
-      gr.dout = dfin;
-      gr.weight_grads = g_state;
-    }
-    sg.push_back(gr);
+  // The heads first (once): the gradients at the action and state rows' outputs.
+  T* action_dout = nullptr;
+  T* state_dout = nullptr;
+  if (action_on) {
+    SegmentActs<T>& sa = ws.seg[static_cast<int>(Seg::kAction)];
+    T* dv = alloc<T>(scratch, B * H * A, "dv");
+    zero(dv, B * H * A);
+    flow_matching_loss_backward<T>(ws.action.v, f.action_noise, f.actions, f.action_weights, T(1), nullptr, dv, nullptr,
+                                   nullptr, B, H * A);
+    T* dfin = alloc<T>(scratch, B * H * wa, "dfin");
+    head_output_backward(p.action_head, g_action ? &g.action_head : nullptr, ws.action, dv, dfin, scratch);
+    action_dout = alloc<T>(scratch, B * sa.len * wa, "dout");
+    zero(action_dout, B * sa.len * wa);
+    for (int64_t b = 0; b < B; ++b)
+      std::memcpy(action_dout + (b * (H + 1) + 1) * wa, dfin + b * H * wa, static_cast<size_t>(H * wa) * sizeof(T));
   }
-  std::vector<SegmentActs<T>*> active;
-  for (Seg s : ws.pass2) active.push_back(&ws.seg[static_cast<int>(s)]);
-  mot_backward(c, p, g, B, ws.keys, ws.kv, active, sg, opt.routing, scratch);
-  for (size_t i = 0; i < ws.pass2.size(); ++i) {
-    Seg s = ws.pass2[i];
-    if (s == Seg::kObs && g_embed) embed_observations_backward(c, g, o, ws.patches, dx0[i], scratch);
-    if (s == Seg::kPrompt) embed_prompt_backward(c, g, o, dx0[i]);
-    if (s == Seg::kAction && g_action) {
-      // dx0 rows: [state token | action tokens]
-      T* demb = alloc<T>(scratch, B * H * wa, "demb");
-      T* dcond = alloc<T>(scratch, B * wa, "dcond");
-      for (int64_t b = 0; b < B; ++b) {
-        std::memcpy(dcond + b * wa, dx0[i] + b * (H + 1) * wa, static_cast<size_t>(wa) * sizeof(T));
-        std::memcpy(demb + b * H * wa, dx0[i] + (b * (H + 1) + 1) * wa, static_cast<size_t>(H * wa) * sizeof(T));
+  if (state_on) {
+    T* dv = alloc<T>(scratch, B * SD, "dv_s");
+    zero(dv, B * SD);
+    flow_matching_loss_backward<T>(ws.state.v, f.state_noise, o.state, nullptr, static_cast<T>(opt.state_weight), nullptr,
+                                   dv, nullptr, nullptr, B, SD);
+    state_dout = alloc<T>(scratch, B * c.state.width, "dfin_s");
+    head_output_backward(p.state_head, g_state ? &g.state_head : nullptr, ws.state, dv, state_dout, scratch);
+  }
+  // One backward through the stack for the losses named; `through_obs` lets the gradient run
+  // between observation and prompt rows (obs_attends_prompt), with no weight gradients there.
+  auto backward = [&](bool with_action, bool with_state, bool through_obs) {
+    std::vector<SegmentActs<T>*> active;
+    std::vector<SegmentGrad<T>> sg;
+    std::vector<T*> dx0;
+    for (Seg s : ws.pass2) {
+      SegmentActs<T>& sa = ws.seg[static_cast<int>(s)];
+      if (!ws.saved[static_cast<int>(s)]) continue;
+      if ((s == Seg::kAction && !with_action) || (s == Seg::kState && !with_state)) continue;
+      if (s == Seg::kObs && !(with_action && obs_grad) && !through_obs) continue;
+      SegmentGrad<T> gr;
+      T* d0 = alloc<T>(scratch, B * sa.len * sa.w, "dx0");
+      zero(d0, B * sa.len * sa.w);
+      gr.dx0 = d0;
+      if (s == Seg::kObs) gr.weight_grads = with_action && g_backbone;
+      if (s == Seg::kPrompt) gr.weight_grads = false;  // routing: the backbone never learns from prompt rows
+      if (s == Seg::kAction) {
+        gr.dout = action_dout;
+        gr.weight_grads = g_action;
       }
-      // Without the state, the state token is the bias alone: the weight gets no gradient.
-      linear_rows_backward<T>(dcond, o.state, nullptr, nullptr, c.action_sees_state ? g.action_head.cond_w : nullptr,
-                              g.action_head.cond_b, B, SD, wa);
-      head_input_backward(p.action_head, &g.action_head, ws.action, demb, scratch);
+      if (s == Seg::kState) {
+        gr.dout = state_dout;
+        gr.weight_grads = g_state;
+      }
+      active.push_back(&sa);
+      sg.push_back(gr);
+      dx0.push_back(d0);
     }
-    if (s == Seg::kState && g_state) head_input_backward(p.state_head, &g.state_head, ws.state, dx0[i], scratch);
+    GradientRouting routing = opt.routing;
+    routing.obs_attends_prompt = c.obs_attends_prompt;
+    routing.through_obs = through_obs;
+    mot_backward(c, p, g, B, ws.keys, ws.kv, active, sg, routing, scratch);
+    for (size_t i = 0; i < active.size(); ++i) {
+      Seg s = active[i]->seg;
+      if (s == Seg::kObs && g_embed && with_action) embed_observations_backward(c, g, o, ws.patches, dx0[i], scratch);
+      if (s == Seg::kPrompt) embed_prompt_backward(c, g, o, dx0[i]);
+      if (s == Seg::kAction && g_action) {
+        // dx0 rows: [state token | action tokens]
+        T* demb = alloc<T>(scratch, B * H * wa, "demb");
+        T* dcond = alloc<T>(scratch, B * wa, "dcond");
+        for (int64_t b = 0; b < B; ++b) {
+          std::memcpy(dcond + b * wa, dx0[i] + b * (H + 1) * wa, static_cast<size_t>(wa) * sizeof(T));
+          std::memcpy(demb + b * H * wa, dx0[i] + (b * (H + 1) + 1) * wa, static_cast<size_t>(H * wa) * sizeof(T));
+        }
+        // Without the state, the state token is the bias alone: the weight gets no gradient.
+        linear_rows_backward<T>(dcond, o.state, nullptr, nullptr, c.action_sees_state ? g.action_head.cond_w : nullptr,
+                                g.action_head.cond_b, B, SD, wa);
+        head_input_backward(p.action_head, &g.action_head, ws.action, demb, scratch);
+      }
+      if (s == Seg::kState && g_state) head_input_backward(p.state_head, &g.state_head, ws.state, dx0[i], scratch);
+    }
+  };
+  if (!c.obs_attends_prompt) {
+    // Observation rows never see the prompt: one pass routes both losses.
+    backward(action_on, state_on, false);
+  } else {
+    // The losses share the observation rows' gradient but not their targets (the action loss
+    // trains the backbone, the state loss the prompt): a pass per loss.
+    if (action_on) backward(true, false, opt.routing.action_to_prompt && prompt_grad);
+    if (state_on) backward(false, true, prompt_grad);
   }
   scratch.reset(mark);
   return res;

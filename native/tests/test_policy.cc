@@ -204,6 +204,107 @@ VLA_TEST(policy, gradcheck_action_loss_to_prompt_when_routed) {
   VLA_EXPECT(n == 24);
 }
 
+ModelConfig prompt_seeing_config() {
+  ModelConfig c = tiny_config();
+  c.obs_attends_prompt = true;
+  return c;
+}
+
+VLA_TEST(policy, obs_attends_prompt_state_loss_reaches_the_prompt_through_the_observation_rows_exactly) {
+  // The observation rows read the prompt, so the state loss's prompt gradient has paths through
+  // them (state -> obs -> prompt, prompt -> obs -> prompt): the checked gradient includes them all.
+  Fixture<double> fx(21, 3, prompt_seeing_config());
+  LossOptions o;
+  o.action_loss = false;
+  o.grad_groups = all_groups();
+  int n = check_groups(fx, o, {ParamGroup::kPrompt, ParamGroup::kState}, "state loss, obs attend prompt", 6);
+  VLA_EXPECT(n > 50) << n;
+  // Routing still holds: the backbone and the embeddings learn nothing from the state loss.
+  for (const auto& p : fx.policy.layout().params())
+    if (p.group == ParamGroup::kBackbone || p.group == ParamGroup::kEmbed) {
+      for (int64_t j = 0; j < p.shape.numel(); ++j) {
+        VLA_EXPECT(fx.policy.grads()[p.offset + j] == 0.0) << p.name;
+      }
+    }
+}
+
+VLA_TEST(policy, obs_attends_prompt_action_loss_to_prompt_when_routed_is_exact) {
+  Fixture<double> fx(22, 3, prompt_seeing_config());
+  std::fill(fx.batch.drop.begin(), fx.batch.drop.end(), uint8_t(1));  // only through the observation rows
+  LossOptions o;
+  o.state_loss = false;
+  o.routing.action_to_prompt = true;
+  o.grad_groups = {ParamGroup::kPrompt};
+  int n = check_groups(fx, o, {ParamGroup::kPrompt}, "action loss -> obs -> prompt", 24);
+  VLA_EXPECT(n == 24);
+}
+
+VLA_TEST(policy, obs_attends_prompt_joint_loss_routes_each_loss_to_its_own_parameters) {
+  // Joint loss, a pass per loss: the prompt's gradient is the state loss's alone, the experts'
+  // gradients are exact, the backbone's equals the action loss's alone.
+  Fixture<double> fx(23, 3, prompt_seeing_config());
+  fx.batch.drop[1] = 1;
+  LossOptions joint;
+  joint.state_weight = 0.7;
+  joint.grad_groups = all_groups();
+  check_groups(fx, joint, {ParamGroup::kAction, ParamGroup::kState}, "joint loss, obs attend prompt");
+  Policy<double>& pol = fx.policy;
+  auto grads_of = [&](const LossOptions& o) {
+    pol.zero_grads();
+    pol.loss_and_grads(fx.obs(), fx.targets(), o, true);
+    return std::vector<double>(pol.grads(), pol.grads() + pol.num_params());
+  };
+  std::vector<double> both = grads_of(joint);
+  LossOptions action_only = joint, state_only = joint;
+  action_only.state_loss = false;
+  state_only.action_loss = false;
+  std::vector<double> ga = grads_of(action_only), gs = grads_of(state_only);
+  double prompt_norm = 0;
+  for (const auto& p : pol.layout().params())
+    for (int64_t j = 0; j < p.shape.numel(); ++j) {
+      const size_t i = static_cast<size_t>(p.offset + j);
+      if (p.group == ParamGroup::kPrompt) {
+        VLA_EXPECT(std::fabs(both[i] - gs[i]) <= 1e-12 * (1 + std::fabs(gs[i]))) << p.name;
+        VLA_EXPECT(ga[i] == 0.0) << p.name;
+        prompt_norm += gs[i] * gs[i];
+      }
+      if (p.group == ParamGroup::kBackbone || p.group == ParamGroup::kEmbed) {
+        VLA_EXPECT(std::fabs(both[i] - ga[i]) <= 1e-12 * (1 + std::fabs(ga[i]))) << p.name;
+      }
+    }
+  VLA_EXPECT(prompt_norm > 0);
+}
+
+VLA_TEST(policy, obs_attends_prompt_moves_actions_without_the_action_edge_and_refuses_encodings) {
+  // With every prompt -> action edge dropped, a changed prompt still changes the action field when
+  // the observation rows read it, and never when they do not.
+  for (bool seeing : {false, true}) {
+    Fixture<double> fx(24, 2, seeing ? prompt_seeing_config() : tiny_config());
+    std::fill(fx.batch.drop.begin(), fx.batch.drop.end(), uint8_t(1));
+    const int64_t HA = fx.cfg.horizon * fx.cfg.action_dim;
+    std::vector<double> x(static_cast<size_t>(fx.batch.B * HA), 0.3), t(static_cast<size_t>(fx.batch.B), 0.5);
+    std::vector<double> v1(x.size()), v2(x.size());
+    fx.policy.predict(fx.obs(), x.data(), t.data(), fx.batch.drop.data(), v1.data());
+    for (const auto& p : fx.policy.layout().params())
+      if (p.group == ParamGroup::kPrompt)
+        for (int64_t j = 0; j < p.shape.numel(); ++j) fx.policy.params()[p.offset + j] += 0.5;
+    fx.policy.predict(fx.obs(), x.data(), t.data(), fx.batch.drop.data(), v2.data());
+    VLA_EXPECT((v1 != v2) == seeing) << "obs_attends_prompt" << seeing;
+  }
+  Fixture<double> fx(25, 2, prompt_seeing_config());
+  std::vector<double> enc(static_cast<size_t>(fx.batch.B * fx.policy.encoding_size()));
+  VLA_EXPECT_THROWS(fx.policy.encode_observations(fx.obs(), enc.data()), ErrorCode::kArgument, "obs_attends_prompt");
+  std::vector<double> out(static_cast<size_t>(fx.batch.B * fx.cfg.horizon * fx.cfg.action_dim));
+  VLA_EXPECT_THROWS(fx.policy.act(fx.obs(), nullptr, 1, out.data(), nullptr, enc.data()), ErrorCode::kArgument, "obs_attends_prompt");
+  // The switch survives the JSON round trip; configs without it serialize as before.
+  VLA_EXPECT(ModelConfig::from_json(fx.cfg.to_json(), "cfg").obs_attends_prompt);
+  VLA_EXPECT(tiny_config().to_json().find("obs_attends_prompt") == nullptr);
+  ModelConfig bad = prompt_seeing_config();
+  bad.use_prompt = false;
+  bad.use_state_expert = false;
+  VLA_EXPECT_THROWS(bad.validate(), ErrorCode::kValue, "obs_attends_prompt");
+}
+
 VLA_TEST(policy, gradcheck_joint_loss_expert_weights) {
   // L = L_action + lambda L_state: each expert's weights see only their own loss, exactly.
   Fixture<double> fx(4);

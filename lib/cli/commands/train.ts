@@ -36,6 +36,8 @@ const TrainOptionsSchema = z.object({
   dropSwitch: numberOption(0, 1),
   augment: z.boolean(),
   actionState: z.boolean(),
+  obsAttendsPrompt: z.boolean().optional(),
+  init: z.string().min(1).optional(),
   seed: intOption(0),
   checkpointEvery: intOption(1),
   maxEpisodesPerTask: intOption(1).optional(),
@@ -63,6 +65,8 @@ export function registerTrain(program: Command, ctx: CliContext): Command {
     .option('--drop-p2 <p>', 'the same in the second stage', '0.1')
     .option('--drop-switch <f>', 'fraction of the steps after which the second stage starts', '0.5')
     .option('--no-augment', 'no random shifts or color jitter')
+    .option('--obs-attends-prompt', 'observation rows also attend the latent prompt, so it can steer perception (its gradient then runs through them)')
+    .option('--init <checkpoint>', 'start from these weights (fine-tune); the switches above may change, the shapes may not')
     .option('--no-action-state', "the action expert gets no robot state: it must find the gripper in the image (and in the state-grounded prompt)")
     .option('--seed <n>', 'seed of the weights, batches and flow draws', '0')
     .option('--checkpoint-every <n>', 'steps between checkpoints', '500')
@@ -82,7 +86,10 @@ export function registerTrain(program: Command, ctx: CliContext): Command {
         data: o.data.split(',').map((s) => s.trim()).filter(Boolean),
         out: o.out,
         preset: o.preset,
-        ...(o.actionState ? {} : { config: { action_sees_state: false } }),
+        ...(o.actionState && !o.obsAttendsPrompt
+          ? {}
+          : { config: { ...(o.actionState ? {} : { action_sees_state: false }), ...(o.obsAttendsPrompt ? { obs_attends_prompt: true } : {}) } }),
+        ...(o.init ? { init: o.init } : {}),
         variant: o.variant as Variant,
         steps: o.steps,
         batch: o.batch,
