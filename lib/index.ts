@@ -6,6 +6,8 @@
  * helpers (PNG and animated GIF encoding, filmstrips and contact sheets).
  */
 export { Tensor, dtypeOf, shapeSize } from './tensor.js';
+// The seeded generator every random process takes (TrajectoryBuffer.sample, rollouts, draws).
+export { Rng, deriveSeed } from './util/random.js';
 export type { DType, FloatDType, FloatTensor, ArrayFor, RandomOptions } from './tensor.js';
 export { runOp, runOpAsync, listOps } from './ops/run.js';
 export type { OpName, OpInputs, OpAttrs, OpOutputs } from './ops/run.js';
