@@ -3,6 +3,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
@@ -103,7 +104,44 @@ void zero(T* p, int64_t n) {
   parallel_for(n, 1 << 15, [&](int64_t i0, int64_t i1) { std::memset(p + i0, 0, static_cast<size_t>(i1 - i0) * sizeof(T)); });
 }
 
+// y[M, N] = x[M, K] W^T + beta * y, on W's pack when there is one (float).
+template <typename T>
+void project(const T* x, const T* W, const PackedWeights* packed, T* y, int64_t M, int64_t K, int64_t N, T beta) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (packed) {
+      gemm_packed(M, x, K, *packed, beta, y, N);
+      return;
+    }
+  }
+  gemm<T>(false, true, M, N, K, T(1), x, K, W, K, beta, y, N);
+}
+
+template <typename T>
+const PackedExpertLayer* packed_layer(const SegmentActs<T>* s, int64_t l) {
+  if constexpr (!std::is_same_v<T, float>) return nullptr;
+  if (!s->packed) return nullptr;
+  VLA_CHECK(static_cast<size_t>(l) < s->packed->size());
+  return &(*s->packed)[static_cast<size_t>(l)];
+}
+
 }  // namespace
+
+void pack_expert_layers(const ModelConfig& c, Expert e, const std::vector<ExpertLayerView<float>>& layers,
+                        std::vector<PackedExpertLayer>* out) {
+  const ExpertDims d = e == Expert::kBackbone ? c.backbone : e == Expert::kAction ? c.action : c.state;
+  const int64_t w = d.width, F = d.mlp_dim, qd = c.q_dim(), kvd = c.kv_dim();
+  out->resize(layers.size());
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const ExpertLayerView<float>& v = layers[l];
+    PackedExpertLayer& p = (*out)[l];
+    pack_weights(v.q, qd, w, &p.q);
+    pack_weights(v.k, kvd, w, &p.k);
+    pack_weights(v.v, kvd, w, &p.v);
+    pack_weights(v.o, w, qd, &p.o);
+    pack_weights(v.up, 2 * F, w, &p.up);
+    pack_weights(v.down, w, F, &p.down);
+  }
+}
 
 template <typename T>
 void linear_rows(const T* x, const T* W, const T* b, T* y, int64_t M, int64_t K, int64_t N) {
@@ -201,11 +239,12 @@ void mot_forward(const ModelConfig& c, const ParamsView<T>& p, int64_t B, const 
       const int64_t rows = B * s->len;
       rmsnorm_forward<T>(s->x[l], w.attn_norm, eps, s->xn[l], s->rstd1[l], rows, s->w);
       // The att buffer holds q before RoPE; attention overwrites it with its output below.
-      linear_rows<T>(s->xn[l], w.q, nullptr, s->att[l], rows, s->w, qd);
+      const PackedExpertLayer* pk = packed_layer(s, l);
+      project<T>(s->xn[l], w.q, pk ? &pk->q : nullptr, s->att[l], rows, s->w, qd, T(0));
       rope_forward<T>(s->att[l], s->positions, c.rope_theta, s->q[l], RopeShape{B, s->len, c.num_heads, c.head_dim, true});
-      linear_rows<T>(s->xn[l], w.k, nullptr, s->k_pre, rows, s->w, kvd);
+      project<T>(s->xn[l], w.k, pk ? &pk->k : nullptr, s->k_pre, rows, s->w, kvd, T(0));
       rope_forward<T>(s->k_pre, s->positions, c.rope_theta, s->k_rot, RopeShape{B, s->len, c.num_kv_heads, c.head_dim, true});
-      linear_rows<T>(s->xn[l], w.v, nullptr, s->v_pre, rows, s->w, kvd);
+      project<T>(s->xn[l], w.v, pk ? &pk->v : nullptr, s->v_pre, rows, s->w, kvd, T(0));
       scatter_rows(s->k_rot, kv.k[l], B, s->len, Tk, keys.offset(s->seg), kvd);
       scatter_rows(s->v_pre, kv.v[l], B, s->len, Tk, keys.offset(s->seg), kvd);
     }
@@ -216,13 +255,14 @@ void mot_forward(const ModelConfig& c, const ParamsView<T>& p, int64_t B, const 
       attention_forward<T>(s->q[l], kv.k[l], kv.v[l], s->mask, scale, s->att[l], s->probs[l], as);
       if (l == L - 1 && !s->tail) continue;
       // xmid = x + att Wo^T; x_{l+1} = xmid + geglu(rmsnorm(xmid) Wup^T) Wdown^T
+      const PackedExpertLayer* pk = packed_layer(s, l);
       copy(s->xmid[l], s->x[l], rows * s->w);
-      gemm<T>(false, true, rows, s->w, qd, T(1), s->att[l], qd, w.o, qd, T(1), s->xmid[l], s->w);
+      project<T>(s->att[l], w.o, pk ? &pk->o : nullptr, s->xmid[l], rows, qd, s->w, T(1));
       rmsnorm_forward<T>(s->xmid[l], w.mlp_norm, eps, s->xm[l], s->rstd2[l], rows, s->w);
-      linear_rows<T>(s->xm[l], w.up, nullptr, s->h[l], rows, s->w, 2 * s->F);
+      project<T>(s->xm[l], w.up, pk ? &pk->up : nullptr, s->h[l], rows, s->w, 2 * s->F, T(0));
       geglu_forward<T>(s->h[l], s->g[l], rows, s->F);
       copy(s->x[l + 1], s->xmid[l], rows * s->w);
-      gemm<T>(false, true, rows, s->w, s->F, T(1), s->g[l], s->F, w.down, s->F, T(1), s->x[l + 1], s->w);
+      project<T>(s->g[l], w.down, pk ? &pk->down : nullptr, s->x[l + 1], rows, s->F, s->w, T(1));
     }
   }
 }

@@ -15,10 +15,20 @@
 
 #include "core/arena.h"
 #include "model/config.h"
+#include "ops/gemm.h"
 #include "model/layout.h"
 #include "model/params.h"
 
 namespace vla {
+
+// One layer's projection weights of an expert, packed once (ops/gemm.h): act re-runs the action
+// expert on a few rows ten times per call with unchanged weights.
+struct PackedExpertLayer {
+  PackedWeights q, k, v, o, up, down;
+};
+// Packs every layer of expert `e`'s weights `layers` into `out` (one entry per layer).
+void pack_expert_layers(const ModelConfig& cfg, Expert e, const std::vector<ExpertLayerView<float>>& layers,
+                        std::vector<PackedExpertLayer>* out);
 
 // Activations of one active segment in one pass.
 template <typename T>
@@ -37,6 +47,8 @@ struct SegmentActs {
   T* k_rot = nullptr;          // [B*len, kv_dim] scratch: k after RoPE
   uint8_t* mask = nullptr;     // [B, len, Tk]
   int32_t* positions = nullptr;  // [B, len]
+  // float only: this expert's weights packed per layer (null: multiply by the weights as they are).
+  const std::vector<PackedExpertLayer>* packed = nullptr;
 };
 
 // Keys and values of every layer: [B, Tk, Hkv, D] each.

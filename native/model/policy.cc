@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/random.h"
@@ -237,6 +238,9 @@ template <typename T>
 int64_t Policy<T>::native_bytes() const {
   int64_t bytes = static_cast<int64_t>((params_.size() + grads_.size() + adam_m_.size() + adam_v_.size()) * sizeof(T));
   for (const auto& [key, ws] : workspaces_) bytes += ws->arena.capacity() + ws->scratch.capacity();
+  for (const auto& expert : packed_)
+    for (const PackedExpertLayer& l : expert)
+      for (const PackedWeights* w : {&l.q, &l.k, &l.v, &l.o, &l.up, &l.down}) bytes += w->bytes;
   return bytes;
 }
 
@@ -464,6 +468,19 @@ void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out,
   SampleTokens tokens{o.text, drop_prompt};
 
   SegmentActs<T>& obs = ws.seg[static_cast<int>(Seg::kObs)];
+  SegmentActs<T>& act_seg = ws.seg[static_cast<int>(Seg::kAction)];
+  if constexpr (std::is_same_v<T, float>) {
+    // The weights do not change within a call, nor usually between calls (a control loop): pack
+    // the projections once per version of the parameters instead of inside every product.
+    if (packed_version_ != weights_version_) {
+      pack_expert_layers(c, Expert::kBackbone, p.layers[static_cast<int>(Expert::kBackbone)], &packed_[0]);
+      pack_expert_layers(c, Expert::kAction, p.layers[static_cast<int>(Expert::kAction)], &packed_[1]);
+      packed_version_ = weights_version_;
+    }
+    obs.packed = &packed_[0];
+    if (c.use_prompt) ws.seg[static_cast<int>(Seg::kPrompt)].packed = &packed_[0];
+    act_seg.packed = &packed_[1];
+  }
   std::vector<SegmentActs<T>*> pass;
   std::vector<Seg> valid = layout;
   if (o.encodings) {
@@ -485,7 +502,6 @@ void Policy<T>::act(const ObsBatch<T>& o, const T* noise, uint64_t seed, T* out,
   mot_forward(c, p, B, ws.keys, ws.kv, pass);
   if (encodings_out) move_encodings(c, ws.kv, ws.keys.offset(Seg::kObs), B, encodings_out, false);
 
-  SegmentActs<T>& act_seg = ws.seg[static_cast<int>(Seg::kAction)];
   build_query_mask(c, ws.keys, Seg::kAction, valid, tokens, B, act_seg.mask);
   build_positions(c, Seg::kAction, tokens, B, act_seg.positions);
   FlowHeadActs<T>& h = ws.action;
@@ -798,6 +814,7 @@ void Policy<T>::clip_and_update(const std::vector<std::pair<int64_t, int64_t>>& 
     }
     adamw_step<T>(params_.data() + b, grads_.data() + b, adam_m_.data() + b, adam_v_.data() + b, mask, e - b, h);
   }
+  ++weights_version_;
 }
 
 // ---- the progress critic ----

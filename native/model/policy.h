@@ -96,7 +96,11 @@ class Policy {
 
   const ModelConfig& config() const { return cfg_; }
   const ParamLayout& layout() const { return layout_; }
-  T* params() { return params_.data(); }
+  // Mutable access counts as a change: act's packed weights are redone before their next use.
+  T* params() {
+    ++weights_version_;
+    return params_.data();
+  }
   const T* params() const { return params_.data(); }
   T* grads() { return grads_.data(); }
   int64_t num_params() const { return layout_.total(); }
@@ -184,6 +188,10 @@ class Policy {
   ParamLayout layout_;
   std::vector<T> params_, grads_, adam_m_, adam_v_;
   int64_t adam_step_ = 0;
+  // act()'s packed projection weights (float), by expert, valid while packed_version_ equals
+  // weights_version_ (bumped by every parameter change: AdamW steps and mutable params()).
+  std::vector<PackedExpertLayer> packed_[3];
+  int64_t weights_version_ = 0, packed_version_ = -1;
   std::vector<std::pair<std::string, std::unique_ptr<Workspace>>> workspaces_;
 };
 

@@ -178,6 +178,60 @@ void gemm_own_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
   if (prepare(p, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) run_own_f32(p);
 }
 
+namespace {
+
+// The own float kernel family that runs now: 0 generic, 1 AVX2, 2 AVX-512 (-1 under OpenBLAS).
+int active_family() {
+  if (use_openblas()) return -1;
+#if defined(__x86_64__) || defined(_M_X64)
+  switch (active_isa()) {
+    case Isa::kAvx512: return 2;
+    case Isa::kAvx2: return 1;
+    case Isa::kGeneric: break;
+  }
+#endif
+  return 0;
+}
+
+}  // namespace
+
+void pack_weights(const float* W, int64_t N, int64_t K, PackedWeights* out) {
+  if (!W || N <= 0 || K <= 0) fail(ErrorCode::kArgument, "pack_weights: W must be a non-empty [N, K] matrix, got N=", N, ", K=", K);
+  out->source = W;
+  out->N = N;
+  out->K = K;
+  out->family = -1;
+  out->bytes = 0;
+  out->data.reset();
+  const int family = active_family();
+  if (family < 0) return;
+  using namespace gemm_detail;
+  const int64_t floats = family == 2 ? packed_b_floats_avx512(N, K) : family == 1 ? packed_b_floats_avx2(N, K) : packed_b_floats_generic(N, K);
+  const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+  float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!data) fail(ErrorCode::kOutOfMemory, "pack_weights: cannot allocate ", bytes, " bytes");
+  out->data.reset(data);
+  out->bytes = static_cast<int64_t>(bytes);
+  if (family == 2) pack_b_avx512(W, K, N, K, data);
+  else if (family == 1) pack_b_avx2(W, K, N, K, data);
+  else pack_b_generic(W, K, N, K, data);
+  out->family = family;
+}
+
+void gemm_packed(int64_t M, const float* x, int64_t ldx, const PackedWeights& W, float beta, float* y, int64_t ldy) {
+  if (!W.source) fail(ErrorCode::kArgument, "gemm_packed: the weights were never packed");
+  const int family = active_family();
+  if (W.family < 0 || W.family != family) {
+    gemm<float>(false, true, M, W.N, W.K, 1.0f, x, ldx, W.source, W.K, beta, y, ldy);
+    return;
+  }
+  gemm_detail::GemmProblem<float> p;
+  if (!prepare(p, false, true, M, W.N, W.K, 1.0f, x, ldx, W.source, W.K, beta, y, ldy)) return;
+  if (family == 2) gemm_detail::gemm_f32_avx512_prepacked(p, W.data.get());
+  else if (family == 1) gemm_detail::gemm_f32_avx2_prepacked(p, W.data.get());
+  else gemm_detail::gemm_f32_generic_prepacked(p, W.data.get());
+}
+
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
           int64_t ldb, T beta, T* C, int64_t ldc) {

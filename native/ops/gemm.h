@@ -22,6 +22,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 
 namespace vla {
 
@@ -48,5 +50,30 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 // The own float kernels at the active ISA, whatever the backend (benchmarks, tests).
 void gemm_own_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                   int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// A weight matrix W [N, K] (row-major, as in y = x W^T) with its panels packed once for the own
+// float kernels. Acting multiplies the same weights into a few rows many times (batch 1: 9 rows per
+// denoising step), where packing W on every call cost more than the multiplication itself. The
+// products are bitwise identical to gemm()'s: the same kernel, blocks and order, minus the copies.
+// Packs are tied to the kernel family active when they were made; when another one is active (or
+// the OpenBLAS backend), gemm_packed() multiplies by `source` instead, so a stale pack is never
+// read. `source` must stay valid and unchanged while the pack is used.
+struct PackedWeights {
+  const float* source = nullptr;
+  int64_t N = 0, K = 0;
+  int family = -1;  // which own kernel family packed `data` (-1: no pack)
+  int64_t bytes = 0;  // size of `data`
+  struct FreeDeleter {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, FreeDeleter> data;
+};
+
+// Packs W [N, K] (row stride K) for the active own kernels (no pack with the OpenBLAS backend).
+void pack_weights(const float* W, int64_t N, int64_t K, PackedWeights* out);
+
+// y[M, N] = x[M, K] W^T + beta * y (row strides ldx >= K, ldy >= N), on W's pack when it fits the
+// active kernels, else gemm() on W.source.
+void gemm_packed(int64_t M, const float* x, int64_t ldx, const PackedWeights& W, float beta, float* y, int64_t ldy);
 
 }  // namespace vla

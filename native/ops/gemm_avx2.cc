@@ -33,6 +33,9 @@ using Avx2Kernel = Avx2ShapeKernel<Avx2Vec>;
 }  // namespace
 
 void gemm_f32_avx2(const GemmProblem<float>& p) { gemm_blocked<Avx2Kernel>(p); }
+int64_t packed_b_floats_avx2(int64_t N, int64_t K) { return packed_b_floats<Avx2Kernel>(N, K); }
+void pack_b_avx2(const float* W, int64_t ldw, int64_t N, int64_t K, float* dst) { pack_b_whole<Avx2Kernel>(W, ldw, N, K, dst); }
+void gemm_f32_avx2_prepacked(const GemmProblem<float>& p, const float* packed) { gemm_blocked<Avx2Kernel>(p, packed); }
 
 }  // namespace vla::gemm_detail
 
@@ -40,6 +43,15 @@ void gemm_f32_avx2(const GemmProblem<float>& p) { gemm_blocked<Avx2Kernel>(p); }
 
 namespace vla::gemm_detail {
 void gemm_f32_avx2(const GemmProblem<float>&) {
+  fail(ErrorCode::kUnsupported, "gemm: this build compiled the AVX2 kernels without -mavx2 -mfma");
+}
+int64_t packed_b_floats_avx2(int64_t, int64_t) {
+  fail(ErrorCode::kUnsupported, "gemm: this build compiled the AVX2 kernels without -mavx2 -mfma");
+}
+void pack_b_avx2(const float*, int64_t, int64_t, int64_t, float*) {
+  fail(ErrorCode::kUnsupported, "gemm: this build compiled the AVX2 kernels without -mavx2 -mfma");
+}
+void gemm_f32_avx2_prepacked(const GemmProblem<float>&, const float*) {
   fail(ErrorCode::kUnsupported, "gemm: this build compiled the AVX2 kernels without -mavx2 -mfma");
 }
 }  // namespace vla::gemm_detail

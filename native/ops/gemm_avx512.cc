@@ -34,6 +34,9 @@ using Avx512Kernel = Avx512ShapeKernel<Avx512Vec>;
 }  // namespace
 
 void gemm_f32_avx512(const GemmProblem<float>& p) { gemm_blocked<Avx512Kernel>(p); }
+int64_t packed_b_floats_avx512(int64_t N, int64_t K) { return packed_b_floats<Avx512Kernel>(N, K); }
+void pack_b_avx512(const float* W, int64_t ldw, int64_t N, int64_t K, float* dst) { pack_b_whole<Avx512Kernel>(W, ldw, N, K, dst); }
+void gemm_f32_avx512_prepacked(const GemmProblem<float>& p, const float* packed) { gemm_blocked<Avx512Kernel>(p, packed); }
 
 }  // namespace vla::gemm_detail
 
@@ -41,6 +44,15 @@ void gemm_f32_avx512(const GemmProblem<float>& p) { gemm_blocked<Avx512Kernel>(p
 
 namespace vla::gemm_detail {
 void gemm_f32_avx512(const GemmProblem<float>&) {
+  fail(ErrorCode::kUnsupported, "gemm: this build compiled the AVX-512 kernels without -mavx512f -mfma");
+}
+int64_t packed_b_floats_avx512(int64_t, int64_t) {
+  fail(ErrorCode::kUnsupported, "gemm: this build compiled the AVX-512 kernels without -mavx512f -mfma");
+}
+void pack_b_avx512(const float*, int64_t, int64_t, int64_t, float*) {
+  fail(ErrorCode::kUnsupported, "gemm: this build compiled the AVX-512 kernels without -mavx512f -mfma");
+}
+void gemm_f32_avx512_prepacked(const GemmProblem<float>&, const float*) {
   fail(ErrorCode::kUnsupported, "gemm: this build compiled the AVX-512 kernels without -mavx512f -mfma");
 }
 }  // namespace vla::gemm_detail

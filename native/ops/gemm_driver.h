@@ -256,7 +256,7 @@ void gemm_rectangle(const GemmProblem<typename Kernel::T>& g, int64_t m0, int64_
   };
 
   if (shared.data) {
-    multiply_all_blocks(n0, n1 - n0, shared, false);
+    for (int64_t jc = n0; jc < n1; jc += NC) multiply_all_blocks(jc, std::min(NC, n1 - jc), shared, false);
     return;
   }
   const int64_t nc_max = std::min(NC, (n1 - n0 + NR - 1) / NR * NR);
@@ -299,14 +299,17 @@ constexpr double kMinSharedBFlops = 16e6;
 // - Except that a transposed B (the transposing copy is a pass of its own) of a larger problem
 //   with M >= N is packed once, by all threads in a parallel region, into a buffer all tasks then
 //   read: cutting M then repeats nothing.
+// With `prepacked` (op(B) of a transposed B packed beforehand by pack_b_whole, same kernel): no
+// packing at all; every task reads those panels, and whichever of M and N is larger is cut.
+// The per-element arithmetic is the same either way.
 template <class Kernel>
-void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
+void gemm_blocked(const GemmProblem<typename Kernel::T>& g, const typename Kernel::T* prepacked = nullptr) {
   using T = typename Kernel::T;
   constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR;
   const int64_t m_panels = (g.M + MR - 1) / MR, n_panels = (g.N + NR - 1) / NR;
   const double flops = 2.0 * static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K);
   const int64_t threads = ThreadPool::in_task() ? 1 : num_threads();
-  const bool shared_b = g.trans_b && threads > 1 && flops >= kMinSharedBFlops && g.M >= g.N &&
+  const bool shared_b = !prepacked && g.trans_b && threads > 1 && flops >= kMinSharedBFlops && g.M >= g.N &&
                         g.N <= Kernel::kNC && m_panels >= 2;
 
   int64_t m_parts = 1, n_parts = 1;
@@ -338,6 +341,11 @@ void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
       for (int64_t t = begin; t < end; ++t) run_rectangle(t);
     });
   };
+  if (prepacked) {
+    const int64_t kc_max = k_block_size(g.K, Kernel::kKC);
+    run_tasks(PackedB<T>{const_cast<T*>(prepacked), kc_max * n_panels * NR, 0, 0, (g.K + kc_max - 1) / kc_max});
+    return;
+  }
   if (!shared_b || m_parts == 1) {
     run_tasks(PackedB<T>{});
     return;
@@ -365,6 +373,29 @@ void gemm_blocked(const GemmProblem<typename Kernel::T>& g) {
     });
     run_tasks(PackedB<T>{data, block_stride, 0, first, end});
   }
+}
+
+// Floats of op(B) = W^T (W [N, K], row-major) packed whole for `Kernel`: every K block, every
+// NR-column panel, in the layout gemm_blocked reads as `prepacked`.
+template <class Kernel>
+int64_t packed_b_floats(int64_t N, int64_t K) {
+  const int64_t kc_max = k_block_size(K, Kernel::kKC);
+  return (K + kc_max - 1) / kc_max * kc_max * ((N + Kernel::kNR - 1) / Kernel::kNR) * Kernel::kNR;
+}
+
+// Packs W^T (W [N, K], row stride ldw) into `dst` (packed_b_floats(N, K) floats, 64-byte aligned).
+template <class Kernel>
+void pack_b_whole(const typename Kernel::T* W, int64_t ldw, int64_t N, int64_t K, typename Kernel::T* dst) {
+  GemmProblem<typename Kernel::T> g;
+  g.trans_b = true;
+  g.N = N;
+  g.K = K;
+  g.B = W;
+  g.ldb = ldw;
+  const int64_t kc_max = k_block_size(K, Kernel::kKC);
+  const int64_t block_stride = kc_max * ((N + Kernel::kNR - 1) / Kernel::kNR) * Kernel::kNR;
+  for (int64_t pc = 0, pb = 0; pc < K; pc += kc_max, ++pb)
+    pack_b_transposed_block<Kernel>(g, pc, std::min(kc_max, K - pc), 0, N, dst + pb * block_stride);
 }
 
 }  // namespace vla::gemm_detail

@@ -65,6 +65,9 @@ using PortableF64 = PortableKernel<double, 4, 4, 96, 256, 1024>;
 }  // namespace
 
 void gemm_f32_generic(const GemmProblem<float>& p) { gemm_blocked<PortableF32>(p); }
+int64_t packed_b_floats_generic(int64_t N, int64_t K) { return packed_b_floats<PortableF32>(N, K); }
+void pack_b_generic(const float* W, int64_t ldw, int64_t N, int64_t K, float* dst) { pack_b_whole<PortableF32>(W, ldw, N, K, dst); }
+void gemm_f32_generic_prepacked(const GemmProblem<float>& p, const float* packed) { gemm_blocked<PortableF32>(p, packed); }
 void gemm_f64_generic(const GemmProblem<double>& p) { gemm_blocked<PortableF64>(p); }
 
 }  // namespace vla::gemm_detail

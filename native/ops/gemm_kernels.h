@@ -31,6 +31,18 @@ void gemm_f32_avx2(const GemmProblem<float>& p);
 void gemm_f32_avx512(const GemmProblem<float>& p);
 void gemm_f64_generic(const GemmProblem<double>& p);
 
+// Weights packed once (ops/gemm.h, PackedWeights): per float family, the size of op(B) = W^T
+// packed whole, the packing, and the GEMM reading those panels (p.trans_b, p.B unused).
+int64_t packed_b_floats_generic(int64_t N, int64_t K);
+int64_t packed_b_floats_avx2(int64_t N, int64_t K);
+int64_t packed_b_floats_avx512(int64_t N, int64_t K);
+void pack_b_generic(const float* W, int64_t ldw, int64_t N, int64_t K, float* dst);
+void pack_b_avx2(const float* W, int64_t ldw, int64_t N, int64_t K, float* dst);
+void pack_b_avx512(const float* W, int64_t ldw, int64_t N, int64_t K, float* dst);
+void gemm_f32_generic_prepacked(const GemmProblem<float>& p, const float* packed);
+void gemm_f32_avx2_prepacked(const GemmProblem<float>& p, const float* packed);
+void gemm_f32_avx512_prepacked(const GemmProblem<float>& p, const float* packed);
+
 // Scratch for packed panels: per thread, page-aligned, grown on demand and kept for reuse, so a
 // GEMM allocates nothing in the steady state. kPackA and kPackB hold a task's own A and B blocks;
 // kPackShared, on the calling thread, the B that all tasks of one GEMM read.

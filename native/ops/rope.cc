@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -41,40 +42,62 @@ void rotate(const T* in, const int32_t* positions, double theta, T* out, const R
   const int64_t rows = s.B * s.S;
   const int64_t half = s.D / 2;
   if (rows == 0 || s.H == 0 || half == 0) return;
-  RotationTable table(s.D, theta);
   const int64_t num_positions = s.positions_per_batch ? rows : s.S;
 
-  // Positions are usually a small range (0..S-1, maybe an offset): compute cos/sin once per
-  // distinct position then. A sparse or huge range falls back to one computation per row; both
-  // paths compute the same values.
+  // Positions are usually a small non-negative range (0..S-1, maybe an offset). Their cos/sin
+  // come from a per-thread table of positions [0, n) for this (D, theta), grown on demand and
+  // kept between calls (acting calls RoPE 80 times per action chunk with the same positions); a
+  // sparse, negative or huge range falls back to one computation per row. Every path computes
+  // the same values (RotationTable::fill).
   int64_t pmin = positions[0], pmax = positions[0];
   for (int64_t i = 1; i < num_positions; ++i) {
     pmin = std::min<int64_t>(pmin, positions[i]);
     pmax = std::max<int64_t>(pmax, positions[i]);
   }
-  const bool use_cache = pmax - pmin + 1 <= num_positions;
-  std::vector<T> cache;
+  constexpr int64_t kMaxTablePositions = int64_t(1) << 16;
+  const bool use_cache = pmin >= 0 && pmax < kMaxTablePositions && pmax + 1 <= std::max<int64_t>(num_positions, 4096);
+  std::unique_ptr<RotationTable> own_table;
+  const RotationTable* table_ptr = nullptr;
+  const T* cache = nullptr;
   if (use_cache) {
-    cache.resize(static_cast<size_t>((pmax - pmin + 1) * 2 * half));
-    parallel_for(pmax - pmin + 1, std::max<int64_t>(1, 256 / half), [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p) {
-        T* entry = cache.data() + p * 2 * half;
-        table.fill(pmin + p, entry, entry + half);
-      }
-    });
+    struct Cached {
+      int64_t D = -1;
+      double theta = 0;
+      int64_t positions = 0;
+      std::vector<T> data;  // [positions, 2 * half]: cos then sin
+    };
+    thread_local Cached cached;
+    if (cached.D != s.D || cached.theta != theta || cached.positions < pmax + 1) {
+      const int64_t grown = cached.D == s.D && cached.theta == theta ? 2 * cached.positions : 128;
+      const int64_t n = std::max<int64_t>(pmax + 1, std::min(grown, kMaxTablePositions));
+      RotationTable table(s.D, theta);
+      cached.data.resize(static_cast<size_t>(n * 2 * half));
+      T* data = cached.data.data();
+      parallel_for(n, std::max<int64_t>(1, 256 / half), [&](int64_t b, int64_t e) {
+        for (int64_t p = b; p < e; ++p) table.fill(p, data + p * 2 * half, data + p * 2 * half + half);
+      });
+      cached.D = s.D;
+      cached.theta = theta;
+      cached.positions = n;
+    }
+    cache = cached.data.data();
+  } else {
+    own_table = std::make_unique<RotationTable>(s.D, theta);
+    table_ptr = own_table.get();
   }
 
   const int64_t row_elems = s.H * s.D;
   parallel_for(rows, std::max<int64_t>(1, kGrain / row_elems), [&](int64_t begin, int64_t end) {
     std::vector<T> own(static_cast<size_t>(use_cache ? 0 : 2 * half));
+    const RotationTable* table = table_ptr;
     for (int64_t r = begin; r < end; ++r) {
       const int64_t pos = positions[s.positions_per_batch ? r : r % s.S];
       const T* cos_v;
       const T* sin_v;
       if (use_cache) {
-        cos_v = cache.data() + (pos - pmin) * 2 * half;
+        cos_v = cache + pos * 2 * half;
       } else {
-        table.fill(pos, own.data(), own.data() + half);
+        table->fill(pos, own.data(), own.data() + half);
         cos_v = own.data();
       }
       sin_v = cos_v + half;

@@ -273,6 +273,53 @@ VLA_TEST(gemm, own_kernels_independent_of_thread_count) {
   set_num_threads(saved_threads);
 }
 
+// Weights packed once (act's projections): bitwise the products of gemm() on the same weights,
+// for few and many rows, several K blocks, beta 0 and 1, any thread count, at every ISA the CPU
+// has; a pack made for one kernel family is not read under another (the product falls back to
+// the weights themselves and still agrees).
+VLA_TEST(gemm, packed_weights_give_gemms_products_bitwise) {
+  const int saved_threads = num_threads();
+  Rng rng(33);
+  const int64_t shapes[][3] = {{1, 128, 128}, {9, 1024, 128}, {9, 128, 512}, {88, 256, 128}, {37, 70, 1100}, {300, 16, 9}};
+  for (int isa = 0; isa <= static_cast<int>(hardware_isa()); ++isa) {
+    with_isa(static_cast<Isa>(isa), [&] {
+      for (const auto& sh : shapes) {
+        const int64_t M = sh[0], N = sh[1], K = sh[2];
+        std::vector<float> x(static_cast<size_t>(M * K)), W(static_cast<size_t>(N * K)), C0(static_cast<size_t>(M * N));
+        for (auto& v : x) v = static_cast<float>(rng.normal());
+        for (auto& v : W) v = static_cast<float>(rng.normal());
+        for (auto& v : C0) v = static_cast<float>(rng.normal());
+        PackedWeights pw;
+        pack_weights(W.data(), N, K, &pw);
+        VLA_EXPECT(pw.family >= 0) << "no pack under the own kernels";
+        for (float beta : {0.0f, 1.0f})
+          for (int threads : {1, 2, 3}) {
+            set_num_threads(threads);
+            std::vector<float> want = C0, got = C0;
+            gemm<float>(false, true, M, N, K, 1.0f, x.data(), K, W.data(), K, beta, want.data(), N);
+            gemm_packed(M, x.data(), K, pw, beta, got.data(), N);
+            VLA_EXPECT(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0)
+                << isa_name(static_cast<Isa>(isa)) << "M" << M << "N" << N << "K" << K << "beta" << beta << "threads" << threads;
+          }
+        if (isa > 0) {
+          // Under another family the pack is not read.
+          with_isa(Isa::kGeneric, [&] {
+            std::vector<float> want = C0, got = C0;
+            gemm<float>(false, true, M, N, K, 1.0f, x.data(), K, W.data(), K, 0.0f, want.data(), N);
+            gemm_packed(M, x.data(), K, pw, 0.0f, got.data(), N);
+            VLA_EXPECT(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0) << "stale family";
+          });
+        }
+      }
+    });
+  }
+  set_num_threads(saved_threads);
+  PackedWeights none;
+  std::vector<float> y(4);
+  VLA_EXPECT_THROWS(gemm_packed(1, y.data(), 4, none, 0.0f, y.data(), 4), ErrorCode::kArgument, "never packed");
+  VLA_EXPECT_THROWS(pack_weights(nullptr, 4, 4, &none), ErrorCode::kArgument, "non-empty");
+}
+
 VLA_TEST(gemm, argument_errors) {
   std::vector<float> A(64), B(64), C(64);
   VLA_EXPECT_THROWS(gemm<float>(false, false, -1, 2, 2, 1.0f, A.data(), 2, B.data(), 2, 0.0f, C.data(), 2),

@@ -305,6 +305,50 @@ VLA_TEST(policy, obs_attends_prompt_moves_actions_without_the_action_edge_and_re
   VLA_EXPECT_THROWS(bad.validate(), ErrorCode::kValue, "obs_attends_prompt");
 }
 
+VLA_TEST(policy, act_repacks_its_weights_after_every_change) {
+  // act packs its projection weights once per parameter version: after an AdamW step or a write
+  // through params() it must act exactly as a fresh policy with the same parameters.
+  ModelConfig c = ModelConfig::preset_named("tiny", 9);
+  Policy<float> p(c, 3);
+  Batch<float> b(c, 2, 4);
+  std::vector<int32_t> emb = b.embodiment_ids(c);
+  ObsBatch<float> o{b.B, b.images.data(), b.text.data(), b.state.data(), emb.data()};
+  const size_t n = static_cast<size_t>(b.B * c.horizon * c.action_dim);
+  auto fresh_act = [&](const Policy<float>& src) {
+    Policy<float> q(c, src.params());
+    std::vector<float> out(n);
+    q.act(o, nullptr, 11, out.data());
+    return out;
+  };
+  std::vector<float> a1(n), a2(n);
+  p.act(o, nullptr, 11, a1.data());
+  p.act(o, nullptr, 11, a2.data());
+  VLA_EXPECT(a1 == a2 && a1 == fresh_act(p));
+  // A write through params() (the path of setParams and setPrompt).
+  const ParamInfo* up = p.layout().find("layers.0.action.mlp.up.weight");
+  VLA_CHECK(up != nullptr);
+  for (int64_t j = 0; j < up->shape.numel(); ++j) p.params()[up->offset + j] *= 1.5f;
+  p.act(o, nullptr, 11, a2.data());
+  VLA_EXPECT(a2 != a1);
+  VLA_EXPECT(a2 == fresh_act(p));
+  // An AdamW step.
+  FlowTargets<float> f;
+  f.actions = b.actions.data();
+  f.action_noise = b.a_noise.data();
+  f.action_time = b.a_time.data();
+  f.state_noise = b.s_noise.data();
+  f.state_time = b.s_time.data();
+  LossOptions lo;
+  lo.grad_groups = all_groups();
+  StepOptions so;
+  so.adam.lr = 1e-2;
+  p.step(o, f, lo, so);
+  std::vector<float> a3(n);
+  p.act(o, nullptr, 11, a3.data());
+  VLA_EXPECT(a3 != a2);
+  VLA_EXPECT(a3 == fresh_act(p));
+}
+
 VLA_TEST(policy, gradcheck_joint_loss_expert_weights) {
   // L = L_action + lambda L_state: each expert's weights see only their own loss, exactly.
   Fixture<double> fx(4);
