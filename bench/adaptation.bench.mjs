@@ -13,10 +13,12 @@
 // tasks, seed 1); its size barely matters to the step time (a step samples 128 transitions).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, endianness, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+
+import { writeArrays } from './array-dir.mjs';
 
 import { Rng, buildInfo, cpuInfo, loadController, median, runOfflineLpo, setNumThreads } from '../dist/index.js';
 
@@ -39,17 +41,6 @@ setNumThreads(THREADS);
 
 // ---- PyTorch's prompt step on the same transitions ----------------------------------------------
 
-function writeArrays(directory, arrays, extra) {
-  if (endianness() !== 'LE') throw new Error('array directories are little-endian');
-  const entries = {};
-  Object.entries(arrays).forEach(([name, a], i) => {
-    const dtype = a.data instanceof Uint8Array ? 'uint8' : a.data instanceof Int32Array ? 'int32' : 'float32';
-    const file = `a${String(i).padStart(4, '0')}.bin`;
-    writeFileSync(join(directory, file), Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength));
-    entries[name] = { file, dtype, shape: a.shape };
-  });
-  writeFileSync(join(directory, 'manifest.json'), JSON.stringify({ ...extra, arrays: entries }));
-}
 
 /** Median ms of torch_ref's prompt step on `observations` (the policy saved beside them), or the reason there is none. */
 async function torchPromptStep(policy, observations) {

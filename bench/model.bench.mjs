@@ -18,10 +18,12 @@
 // overrides) and g++ for the FMA peak helper (bench/tools/peak_fma_cli.cc).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, endianness, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+
+import { writeArrays } from './array-dir.mjs';
 
 import { benchActions, benchObservations, benchPolicy, buildInfo, cpuInfo, median, modelOpCall, quantile, setNumThreads, timeCalls } from '../dist/index.js';
 
@@ -64,17 +66,6 @@ const batches = {
 };
 const trainActions = benchActions(policy, ops.trainStep.batch, 4);
 
-function writeArrays(directory, arrays, extra) {
-  if (endianness() !== 'LE') throw new Error('array directories are little-endian');
-  const entries = {};
-  Object.entries(arrays).forEach(([name, a], i) => {
-    const dtype = a.data instanceof Uint8Array ? 'uint8' : a.data instanceof Int32Array ? 'int32' : 'float32';
-    const file = `a${String(i).padStart(4, '0')}.bin`;
-    writeFileSync(join(directory, file), Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength));
-    entries[name] = { file, dtype, shape: a.shape };
-  });
-  writeFileSync(join(directory, 'manifest.json'), JSON.stringify({ ...extra, arrays: entries }));
-}
 const arrays = {};
 for (const [prefix, b] of [['act_', batches.act], ['prompt_', batches.promptStep], ['train_', batches.trainStep]]) {
   const S = c.image_size;
