@@ -2,6 +2,7 @@
 // command that runs a model (one shared resolution; cuda refused with the reason), and
 // `vla-ttt adapt --method lpo|evolve --checkpoint FILE --json OUT` writing the same fields for
 // both methods.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,7 +215,6 @@ describe('vla-ttt adapt --method lpo|evolve: the same contract', () => {
 
 describe('the CLI process', () => {
   it('stops quietly when its reader closes early (vla-ttt ... | head), without an EPIPE stack', async () => {
-    const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, ['--import', 'tsx', join('lib', 'cli', 'main.ts'), 'eval', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.destroy(); // the reader is gone before the first write
     let stderr = '';

@@ -134,13 +134,11 @@ function initializedFrom(init: string, overrides: Partial<ModelConfig>, tokenize
     throw new ArgumentError('VLA_ARGUMENT', `train --init: ${init} has a ${base.tokenizer.size}-word vocabulary, the benchmark's has ${tokenizer.size}`);
   }
   const preset = base.config.preset as PresetName;
-  const policy = Policy.create({ preset, config: { ...base.config, ...overrides }, tokenizer, seed: 0 });
-  const weights = base.getParams();
-  const fresh = policy.getParams();
-  if (fresh.length !== weights.length) {
-    throw new ArgumentError('VLA_ARGUMENT', `train --init: the config overrides change the model's size (${weights.length} -> ${fresh.length} parameters); only switches that keep every tensor's shape can be applied to ${init}`);
+  const policy = Policy.create({ preset, config: { ...base.config, ...overrides }, tokenizer, seed: 0, dtype: base.dtype });
+  if (policy.numParams !== base.numParams) {
+    throw new ArgumentError('VLA_ARGUMENT', `train --init: the config overrides change the model's size (${base.numParams} -> ${policy.numParams} parameters); only switches that keep every tensor's shape can be applied to ${init}`);
   }
-  policy.setParams(fresh instanceof Float32Array ? Float32Array.from(weights) : Float64Array.from(weights));
+  policy.setParams(base.getParams());
   return policy;
 }
 

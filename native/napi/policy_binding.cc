@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -505,7 +506,8 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     });
   }
   Napi::Value GetParams(const Napi::CallbackInfo& info) {
-    return copy_buffer(info.Env(), "getParams", [](auto& p) { return p.params(); });
+    // Read through the const accessor: the mutable one counts as a change (act would repack).
+    return copy_buffer(info.Env(), "getParams", [](auto& p) { return std::as_const(p).params(); });
   }
   Napi::Value GetGrads(const Napi::CallbackInfo& info) {
     return copy_buffer(info.Env(), "getGrads", [](auto& p) { return p.grads(); });
