@@ -76,59 +76,68 @@ void attention_forward(const T* q, const T* k, const T* v, const uint8_t* mask, 
   const int64_t group = Hq / Hkv;
   const int64_t kv_stride = Hkv * D;  // between consecutive keys of one head
   const int64_t q_stride = Hq * D;    // between consecutive queries of one head
-  const int64_t work_per_task = std::max<int64_t>(1, Tq * std::max<int64_t>(Tk, 1) * D);
+  // A task takes the query heads that share a KV head, so K is transposed once for all of them,
+  // unless that leaves threads idle (batch 1 with few KV heads): then one query head per task.
+  // The split never changes a result: every output row is computed the same way by one task.
+  const int64_t heads_per_task = B * Hkv >= num_threads() ? group : 1;
+  const int64_t tasks_per_batch = Hq / heads_per_task;
+  const int64_t work_per_task = std::max<int64_t>(1, heads_per_task * Tq * std::max<int64_t>(Tk, 1) * D);
   const WeightedRowsFn<T> add_rows = weighted_rows_kernel<T>();
 
-  parallel_for(B * Hq, std::max<int64_t>(1, (1 << 15) / work_per_task), [&](int64_t task_begin, int64_t task_end) {
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / work_per_task);
+  parallel_for(B * tasks_per_batch, grain, [&](int64_t task_begin, int64_t task_end) {
     std::vector<T> kt(static_cast<size_t>(D * Tk));  // K of this head, transposed: kt[d * Tk + j]
     std::vector<const T*> kt_rows(static_cast<size_t>(D)), v_rows(static_cast<size_t>(Tk));
     std::vector<T> scores(static_cast<size_t>(kRowBlock * Tk));
     std::vector<T> q_scaled(static_cast<size_t>(kRowBlock * D));
     for (int64_t task = task_begin; task < task_end; ++task) {
-      const int64_t b = task / Hq, h = task % Hq, g = h / group;
+      const int64_t b = task / tasks_per_batch, h_begin = task % tasks_per_batch * heads_per_task;
+      const int64_t g = h_begin / group;
       const T* k_head = k + (b * Tk * Hkv + g) * D;
       const T* v_head = v + (b * Tk * Hkv + g) * D;
       transpose(k_head, kv_stride, Tk, D, kt.data());
       for (int64_t j = 0; j < Tk; ++j) v_rows[j] = v_head + j * kv_stride;
       const uint8_t* mask_rows = mask ? mask + (s.mask_per_batch ? b : 0) * Tq * Tk : nullptr;
-      T* p_head = probs + (b * Hq + h) * Tq * Tk;
+      for (int64_t h = h_begin; h < h_begin + heads_per_task; ++h) {
+        T* p_head = probs + (b * Hq + h) * Tq * Tk;
 
-      for (int64_t i0 = 0; i0 < Tq; i0 += kRowBlock) {
-        const int64_t rows = std::min(kRowBlock, Tq - i0);
-        int64_t lo[kRowBlock], hi[kRowBlock];
-        T* out_rows[kRowBlock];
-        T* score_rows[kRowBlock];
-        for (int64_t r = 0; r < rows; ++r) {
-          const int64_t i = i0 + r;
-          lo[r] = 0;
-          hi[r] = Tk;
-          if (mask_rows) nonzero_range(mask_rows + i * Tk, Tk, &lo[r], &hi[r]);
-          out_rows[r] = out + (b * Tq + i) * q_stride + h * D;
-          std::fill(out_rows[r], out_rows[r] + D, T(0));
-          std::fill(p_head + i * Tk, p_head + (i + 1) * Tk, T(0));
-          const T* q_row = q + (b * Tq + i) * q_stride + h * D;
-          for (int64_t d = 0; d < D; ++d) q_scaled[r * D + d] = q_row[d] * scale;
-        }
-        int64_t ulo, uhi;
-        union_range(lo, hi, rows, &ulo, &uhi);
-        if (ulo == uhi) continue;  // every key blocked for these queries: zeros
-        const int64_t n = uhi - ulo;
+        for (int64_t i0 = 0; i0 < Tq; i0 += kRowBlock) {
+          const int64_t rows = std::min(kRowBlock, Tq - i0);
+          int64_t lo[kRowBlock], hi[kRowBlock];
+          T* out_rows[kRowBlock];
+          T* score_rows[kRowBlock];
+          for (int64_t r = 0; r < rows; ++r) {
+            const int64_t i = i0 + r;
+            lo[r] = 0;
+            hi[r] = Tk;
+            if (mask_rows) nonzero_range(mask_rows + i * Tk, Tk, &lo[r], &hi[r]);
+            out_rows[r] = out + (b * Tq + i) * q_stride + h * D;
+            std::fill(out_rows[r], out_rows[r] + D, T(0));
+            std::fill(p_head + i * Tk, p_head + (i + 1) * Tk, T(0));
+            const T* q_row = q + (b * Tq + i) * q_stride + h * D;
+            for (int64_t d = 0; d < D; ++d) q_scaled[r * D + d] = q_row[d] * scale;
+          }
+          int64_t ulo, uhi;
+          union_range(lo, hi, rows, &ulo, &uhi);
+          if (ulo == uhi) continue;  // every key blocked for these queries: zeros
+          const int64_t n = uhi - ulo;
 
-        // scores[r][j] = sum_d (scale q_r[d]) kt[d][j] over the block's key range.
-        for (int64_t d = 0; d < D; ++d) kt_rows[d] = kt.data() + d * Tk + ulo;
-        for (int64_t r = 0; r < rows; ++r) {
-          score_rows[r] = scores.data() + r * Tk + ulo;
-          std::fill(score_rows[r], score_rows[r] + n, T(0));
+          // scores[r][j] = sum_d (scale q_r[d]) kt[d][j] over the block's key range.
+          for (int64_t d = 0; d < D; ++d) kt_rows[d] = kt.data() + d * Tk + ulo;
+          for (int64_t r = 0; r < rows; ++r) {
+            score_rows[r] = scores.data() + r * Tk + ulo;
+            std::fill(score_rows[r], score_rows[r] + n, T(0));
+          }
+          add_rows(score_rows, static_cast<int>(rows), n, q_scaled.data(), D, kt_rows.data(), D);
+          for (int64_t r = 0; r < rows; ++r) {
+            if (lo[r] == hi[r]) continue;  // every key blocked for this query: zeros
+            const int64_t i = i0 + r;
+            masked_softmax(scores.data() + r * Tk, mask_rows ? mask_rows + i * Tk : nullptr, lo[r], hi[r],
+                           p_head + i * Tk);
+          }
+          // out_r = sum_j p_r[j] v_j; p is 0 outside each row's own allowed range.
+          add_rows(out_rows, static_cast<int>(rows), D, p_head + i0 * Tk + ulo, Tk, v_rows.data() + ulo, n);
         }
-        add_rows(score_rows, static_cast<int>(rows), n, q_scaled.data(), D, kt_rows.data(), D);
-        for (int64_t r = 0; r < rows; ++r) {
-          if (lo[r] == hi[r]) continue;  // every key blocked for this query: zeros
-          const int64_t i = i0 + r;
-          masked_softmax(scores.data() + r * Tk, mask_rows ? mask_rows + i * Tk : nullptr, lo[r], hi[r],
-                         p_head + i * Tk);
-        }
-        // out_r = sum_j p_r[j] v_j; p is 0 outside each row's own allowed range.
-        add_rows(out_rows, static_cast<int>(rows), D, p_head + i0 * Tk + ulo, Tk, v_rows.data() + ulo, n);
       }
     }
   });

@@ -15,7 +15,7 @@
 // keys outside it cost nothing, blocked keys inside it cost their share of the dot products and
 // add 0 * v. So k and v must be finite even where blocked (a NaN or Inf there would turn into NaN).
 //
-// Work is split over (batch, query head) in the forward and over (batch, KV head) in the backward,
+// Work is split over (batch, KV head) in both passes (K and V are transposed once per KV head),
 // so every output element is written by one task in a fixed order: results do not depend on the
 // thread count (they do depend on the instruction set: float uses AVX2+FMA kernels when the CPU
 // has them, see weighted_rows.h). The backward ACCUMULATES into dq, dk, dv (dk and dv sum over

@@ -306,7 +306,8 @@ VLA_TEST(attention, same_result_for_any_thread_count) {
   for (auto& m : mask) m = rng.uniform() < 0.2 ? 0 : 1;
   std::vector<std::vector<float>> results;
   const int before = num_threads();
-  for (int threads : {1, 2, 3}) {
+  // 8 threads > B * Hkv = 6: the forward then gives each query head a task of its own.
+  for (int threads : {1, 2, 3, 8}) {
     set_num_threads(threads);
     std::vector<float> out(q.size()), probs(3 * 4 * 13 * 29), dq(q.size()), dk(k.size()), dv(v.size());
     attention_forward<float>(q.data(), k.data(), v.data(), mask.data(), 0.2f, out.data(), probs.data(), s);
@@ -317,7 +318,7 @@ VLA_TEST(attention, same_result_for_any_thread_count) {
     results.push_back(all);
   }
   set_num_threads(before);
-  VLA_EXPECT(results[0] == results[1] && results[0] == results[2]);
+  VLA_EXPECT(results[0] == results[1] && results[0] == results[2] && results[0] == results[3]);
 }
 
 VLA_TEST(attention, backward_accumulates) {
