@@ -238,10 +238,14 @@ void mot_forward(const ModelConfig& c, const ParamsView<T>& p, int64_t B, const 
       const ExpertLayerView<T>& w = layer_of(p, s->seg, l);
       const int64_t rows = B * s->len;
       rmsnorm_forward<T>(s->x[l], w.attn_norm, eps, s->xn[l], s->rstd1[l], rows, s->w);
-      // The att buffer holds q before RoPE; attention overwrites it with its output below.
+      // The att buffer holds q before RoPE; attention overwrites it with its output below. A
+      // segment without a tail needs only its keys and values at the last layer: no queries.
       const PackedExpertLayer* pk = packed_layer(s, l);
-      project<T>(s->xn[l], w.q, pk ? &pk->q : nullptr, s->att[l], rows, s->w, qd, T(0));
-      rope_forward<T>(s->att[l], s->positions, c.rope_theta, s->q[l], RopeShape{B, s->len, c.num_heads, c.head_dim, true});
+      const bool queries = l < L - 1 || s->tail;
+      if (queries) {
+        project<T>(s->xn[l], w.q, pk ? &pk->q : nullptr, s->att[l], rows, s->w, qd, T(0));
+        rope_forward<T>(s->att[l], s->positions, c.rope_theta, s->q[l], RopeShape{B, s->len, c.num_heads, c.head_dim, true});
+      }
       project<T>(s->xn[l], w.k, pk ? &pk->k : nullptr, s->k_pre, rows, s->w, kvd, T(0));
       rope_forward<T>(s->k_pre, s->positions, c.rope_theta, s->k_rot, RopeShape{B, s->len, c.num_kv_heads, c.head_dim, true});
       project<T>(s->xn[l], w.v, pk ? &pk->v : nullptr, s->v_pre, rows, s->w, kvd, T(0));
@@ -251,9 +255,9 @@ void mot_forward(const ModelConfig& c, const ParamsView<T>& p, int64_t B, const 
     for (SegmentActs<T>* s : active) {
       const ExpertLayerView<T>& w = layer_of(p, s->seg, l);
       const int64_t rows = B * s->len;
+      if (l == L - 1 && !s->tail) continue;
       AttentionShape as{B, s->len, Tk, c.num_heads, c.num_kv_heads, c.head_dim, true};
       attention_forward<T>(s->q[l], kv.k[l], kv.v[l], s->mask, scale, s->att[l], s->probs[l], as);
-      if (l == L - 1 && !s->tail) continue;
       // xmid = x + att Wo^T; x_{l+1} = xmid + geglu(rmsnorm(xmid) Wup^T) Wdown^T
       const PackedExpertLayer* pk = packed_layer(s, l);
       copy(s->xmid[l], s->x[l], rows * s->w);
@@ -337,7 +341,6 @@ void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView
       if (l == L - 1 && !s.tail) {
         // No head reads these rows: nothing flows back through their queries at this layer.
         copy(dxmid[i], dx[i], rows * s.w);
-        zero(dq[i], rows * qd);
         continue;
       }
       // MLP: x_{l+1} = xmid + g Wdown^T, g = geglu(h), h = xm Wup^T, xm = rmsnorm(xmid).
@@ -384,10 +387,15 @@ void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView
       gather_rows(dV, dv_rows, B, s.len, Tk, keys.offset(s.seg), kvd);
       zero(dk_pre, rows * kvd);
       rope_backward<T>(dk_rows, s.positions, c.rope_theta, dk_pre, RopeShape{B, s.len, c.num_kv_heads, c.head_dim, true});
-      zero(dq_pre, rows * qd);
-      rope_backward<T>(dq[i], s.positions, c.rope_theta, dq_pre, RopeShape{B, s.len, c.num_heads, c.head_dim, true});
-      linear_rows_backward<T>(dq_pre, s.xn[l], w.q, dxn, wg ? gw.q : nullptr, nullptr, rows, s.w, qd, false);
-      linear_rows_backward<T>(dk_pre, s.xn[l], w.k, dxn, wg ? gw.k : nullptr, nullptr, rows, s.w, kvd);
+      if (l < L - 1 || s.tail) {
+        zero(dq_pre, rows * qd);
+        rope_backward<T>(dq[i], s.positions, c.rope_theta, dq_pre, RopeShape{B, s.len, c.num_heads, c.head_dim, true});
+        linear_rows_backward<T>(dq_pre, s.xn[l], w.q, dxn, wg ? gw.q : nullptr, nullptr, rows, s.w, qd, false);
+        linear_rows_backward<T>(dk_pre, s.xn[l], w.k, dxn, wg ? gw.k : nullptr, nullptr, rows, s.w, kvd);
+      } else {
+        // The forward ran no queries here (no tail): the keys' gradient starts dxn.
+        linear_rows_backward<T>(dk_pre, s.xn[l], w.k, dxn, wg ? gw.k : nullptr, nullptr, rows, s.w, kvd, false);
+      }
       linear_rows_backward<T>(dv_rows, s.xn[l], w.v, dxn, wg ? gw.v : nullptr, nullptr, rows, s.w, kvd);
       // x_l feeds both the residual (dxmid) and the attention norm.
       copy(dx[i], dxmid[i], rows * s.w);

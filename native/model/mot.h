@@ -7,7 +7,7 @@
 //   att = attention(q, K_all, V_all, mask_s)     (K_all/V_all: [B, Tk, Hkv, D], all segments' keys)
 //   xmid = x_l + att Wo^T                xm = rmsnorm(xmid)   x_{l+1} = xmid + geglu(xm Wup^T) Wdown^T
 // A segment whose output no head reads (observation and prompt rows) skips the last layer's
-// out-projection and MLP: only its keys and values matter there.
+// queries, attention, out-projection and MLP: only its keys and values matter there.
 #pragma once
 
 #include <cstdint>
