@@ -124,6 +124,13 @@ const PackedExpertLayer* packed_layer(const SegmentActs<T>* s, int64_t l) {
   return &(*s->packed)[static_cast<size_t>(l)];
 }
 
+// Whether layer l of segment s runs its queries (and everything after them). A segment without a
+// tail (no head reads its output) needs only its keys and values at the last layer.
+template <typename T>
+bool runs_queries(const SegmentActs<T>& s, int64_t l, int64_t depth) {
+  return l < depth - 1 || s.tail;
+}
+
 }  // namespace
 
 void pack_expert_layers(const ModelConfig& c, Expert e, const std::vector<ExpertLayerView<float>>& layers,
@@ -238,11 +245,9 @@ void mot_forward(const ModelConfig& c, const ParamsView<T>& p, int64_t B, const 
       const ExpertLayerView<T>& w = layer_of(p, s->seg, l);
       const int64_t rows = B * s->len;
       rmsnorm_forward<T>(s->x[l], w.attn_norm, eps, s->xn[l], s->rstd1[l], rows, s->w);
-      // The att buffer holds q before RoPE; attention overwrites it with its output below. A
-      // segment without a tail needs only its keys and values at the last layer: no queries.
+      // The att buffer holds q before RoPE; attention overwrites it with its output below.
       const PackedExpertLayer* pk = packed_layer(s, l);
-      const bool queries = l < L - 1 || s->tail;
-      if (queries) {
+      if (runs_queries(*s, l, L)) {
         project<T>(s->xn[l], w.q, pk ? &pk->q : nullptr, s->att[l], rows, s->w, qd, T(0));
         rope_forward<T>(s->att[l], s->positions, c.rope_theta, s->q[l], RopeShape{B, s->len, c.num_heads, c.head_dim, true});
       }
@@ -255,7 +260,7 @@ void mot_forward(const ModelConfig& c, const ParamsView<T>& p, int64_t B, const 
     for (SegmentActs<T>* s : active) {
       const ExpertLayerView<T>& w = layer_of(p, s->seg, l);
       const int64_t rows = B * s->len;
-      if (l == L - 1 && !s->tail) continue;
+      if (!runs_queries(*s, l, L)) continue;
       AttentionShape as{B, s->len, Tk, c.num_heads, c.num_kv_heads, c.head_dim, true};
       attention_forward<T>(s->q[l], kv.k[l], kv.v[l], s->mask, scale, s->att[l], s->probs[l], as);
       // xmid = x + att Wo^T; x_{l+1} = xmid + geglu(rmsnorm(xmid) Wup^T) Wdown^T
@@ -338,7 +343,7 @@ void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView
       const bool wg = grads[i].weight_grads;
       const int64_t rows = B * s.len;
       T* d_att = dtmp[i];
-      if (l == L - 1 && !s.tail) {
+      if (!runs_queries(s, l, L)) {
         // No head reads these rows: nothing flows back through their queries at this layer.
         copy(dxmid[i], dx[i], rows * s.w);
         continue;
@@ -387,7 +392,7 @@ void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView
       gather_rows(dV, dv_rows, B, s.len, Tk, keys.offset(s.seg), kvd);
       zero(dk_pre, rows * kvd);
       rope_backward<T>(dk_rows, s.positions, c.rope_theta, dk_pre, RopeShape{B, s.len, c.num_kv_heads, c.head_dim, true});
-      if (l < L - 1 || s.tail) {
+      if (runs_queries(s, l, L)) {
         zero(dq_pre, rows * qd);
         rope_backward<T>(dq[i], s.positions, c.rope_theta, dq_pre, RopeShape{B, s.len, c.num_heads, c.head_dim, true});
         linear_rows_backward<T>(dq_pre, s.xn[l], w.q, dxn, wg ? gw.q : nullptr, nullptr, rows, s.w, qd, false);
