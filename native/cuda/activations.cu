@@ -1,9 +1,9 @@
-#include <cuda_runtime.h>
+#include "cuda/dialect.h"
 
 #include "cuda/activations_cuda.h"
 #include "cuda/cuda_check.h"
 
-namespace vla::cuda {
+namespace vla::VLA_CUDA_NS {
 
 namespace {
 
@@ -77,23 +77,24 @@ __global__ void geglu_bwd_kernel(const float* dy, const float* x, float* dx, int
 
 }  // namespace
 
-#define VLA_LAUNCH(kernel, n, ...)                                  \
-  do {                                                              \
-    if ((n) > 0) {                                                  \
-      kernel<<<blocks_for(n), kThreads>>>(__VA_ARGS__);             \
-      VLA_CUDA_CHECK(cudaGetLastError());                           \
-    }                                                               \
+// Every elementwise op: a grid-stride kernel over n items, nothing launched for n = 0.
+#define LAUNCH_ELEMENTWISE(kernel, n, ...)                              \
+  do {                                                                  \
+    if ((n) > 0) {                                                      \
+      VLA_LAUNCH(kernel, blocks_for(n), kThreads, 0, __VA_ARGS__);      \
+      VLA_CUDA_CHECK(cudaGetLastError());                               \
+    }                                                                   \
   } while (0)
 
-void silu_forward(const float* x, float* y, int64_t n) { VLA_LAUNCH(silu_fwd_kernel, n, x, y, n); }
-void silu_backward(const float* dy, const float* x, float* dx, int64_t n) { VLA_LAUNCH(silu_bwd_kernel, n, dy, x, dx, n); }
-void gelu_tanh_forward(const float* x, float* y, int64_t n) { VLA_LAUNCH(gelu_fwd_kernel, n, x, y, n); }
-void gelu_tanh_backward(const float* dy, const float* x, float* dx, int64_t n) { VLA_LAUNCH(gelu_bwd_kernel, n, dy, x, dx, n); }
-void geglu_forward(const float* x, float* y, int64_t M, int64_t F) { VLA_LAUNCH(geglu_fwd_kernel, M * F, x, y, M, F); }
+void silu_forward(const float* x, float* y, int64_t n) { LAUNCH_ELEMENTWISE(silu_fwd_kernel, n, x, y, n); }
+void silu_backward(const float* dy, const float* x, float* dx, int64_t n) { LAUNCH_ELEMENTWISE(silu_bwd_kernel, n, dy, x, dx, n); }
+void gelu_tanh_forward(const float* x, float* y, int64_t n) { LAUNCH_ELEMENTWISE(gelu_fwd_kernel, n, x, y, n); }
+void gelu_tanh_backward(const float* dy, const float* x, float* dx, int64_t n) { LAUNCH_ELEMENTWISE(gelu_bwd_kernel, n, dy, x, dx, n); }
+void geglu_forward(const float* x, float* y, int64_t M, int64_t F) { LAUNCH_ELEMENTWISE(geglu_fwd_kernel, M * F, x, y, M, F); }
 void geglu_backward(const float* dy, const float* x, float* dx, int64_t M, int64_t F) {
-  VLA_LAUNCH(geglu_bwd_kernel, M * F, dy, x, dx, M, F);
+  LAUNCH_ELEMENTWISE(geglu_bwd_kernel, M * F, dy, x, dx, M, F);
 }
 
-#undef VLA_LAUNCH
+#undef LAUNCH_ELEMENTWISE
 
-}  // namespace vla::cuda
+}  // namespace vla::VLA_CUDA_NS

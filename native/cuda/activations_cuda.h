@@ -2,9 +2,11 @@
 // accumulate-into-gradient convention). Launched on the default stream.
 #pragma once
 
+#include "cuda/namespace.h"
+
 #include <cstdint>
 
-namespace vla::cuda {
+namespace vla::VLA_CUDA_NS {
 
 void silu_forward(const float* x, float* y, int64_t n);
 void silu_backward(const float* dy, const float* x, float* dx, int64_t n);
@@ -14,4 +16,4 @@ void gelu_tanh_backward(const float* dy, const float* x, float* dx, int64_t n);
 void geglu_forward(const float* x, float* y, int64_t M, int64_t F);
 void geglu_backward(const float* dy, const float* x, float* dx, int64_t M, int64_t F);
 
-}  // namespace vla::cuda
+}  // namespace vla::VLA_CUDA_NS

@@ -2,7 +2,7 @@
 // driver, kInternal otherwise), naming the call that failed.
 #pragma once
 
-#include <cuda_runtime.h>
+#include "cuda/dialect.h"
 
 #include "core/error.h"
 

@@ -1,11 +1,11 @@
-#include <cuda_runtime.h>
+#include "cuda/dialect.h"
 
 #include <utility>
 
 #include "cuda/cuda_check.h"
 #include "cuda/device_buffer.h"
 
-namespace vla::cuda {
+namespace vla::VLA_CUDA_NS {
 
 DeviceBuffer::DeviceBuffer(size_t bytes) : bytes_(bytes) {
   if (bytes > 0) VLA_CUDA_CHECK(cudaMalloc(&ptr_, bytes));
@@ -38,4 +38,4 @@ void DeviceBuffer::download(void* host, size_t bytes) const {
 
 void synchronize() { VLA_CUDA_CHECK(cudaDeviceSynchronize()); }
 
-}  // namespace vla::cuda
+}  // namespace vla::VLA_CUDA_NS

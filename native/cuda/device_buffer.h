@@ -1,9 +1,11 @@
 // Device memory owned by RAII, and host<->device copies. Host-callable without CUDA headers.
 #pragma once
 
+#include "cuda/namespace.h"
+
 #include <cstddef>
 
-namespace vla::cuda {
+namespace vla::VLA_CUDA_NS {
 
 class DeviceBuffer {
  public:
@@ -30,4 +32,4 @@ class DeviceBuffer {
 // Waits for all work on the device; surfaces asynchronous kernel errors as vla::Error.
 void synchronize();
 
-}  // namespace vla::cuda
+}  // namespace vla::VLA_CUDA_NS
