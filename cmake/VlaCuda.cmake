@@ -102,4 +102,7 @@ function(vla_add_cuda_emulation target)
   endforeach()
   set_source_files_properties(${generated} PROPERTIES COMPILE_DEFINITIONS VLA_CUDA_EMULATION=1)
   target_sources(${target} PRIVATE ${generated} ${CMAKE_CURRENT_SOURCE_DIR}/native/cuda/emulation.cc)
+  if(APPLE)  # ucontext is behind _XOPEN_SOURCE there
+    set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/native/cuda/emulation.cc PROPERTIES COMPILE_DEFINITIONS _XOPEN_SOURCE=600)
+  endif()
 endfunction()
