@@ -74,6 +74,9 @@ macro(vla_configure_cuda)
     target_compile_definitions(vla_core PUBLIC VLA_HAVE_CUDA=1)
     if(VLA_HAVE_CUBLAS)
       target_link_libraries(vla_cuda PUBLIC ${VLA_CUBLAS_TARGET})
+      # vla_cuda's own sources need it too (vla_core links vla_cuda, not the reverse); the
+      # emulated copies see it through vla_core and ignore it (no cuBLAS in the emulator).
+      target_compile_definitions(vla_cuda PRIVATE VLA_HAVE_CUBLAS=1)
       target_compile_definitions(vla_core PUBLIC VLA_HAVE_CUBLAS=1)
       set(VLA_CUDA_SUMMARY "CUDA on: toolkit ${CUDAToolkit_VERSION}, cuBLAS, architectures ${CMAKE_CUDA_ARCHITECTURES}")
     else()

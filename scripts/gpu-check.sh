@@ -56,6 +56,8 @@ if [[ $bench == 1 ]]; then
   if cmake --build build-gpu -j "$(nproc)" --target vla_bench_cuda > "$out/build-bench.log" 2>&1; then
     echo "== CUDA op benchmarks"
     build-gpu/vla_bench_cuda --json "$out/cuda-ops.json" 2>&1 | tee "$out/bench.log"
+    echo "== PyTorch on the same shapes"
+    PYTHONUNBUFFERED=1 timeout 400 python3 bench/torch_cuda_ops.py --json "$out/torch-ops.json" 2>&1 | tee "$out/torch-bench.log" | tail -n 80
   else
     echo "no CUDA benchmark built (see build-bench.log)"
   fi

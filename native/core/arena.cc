@@ -1,5 +1,6 @@
 #include "core/arena.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -21,22 +22,36 @@ Arena::Arena(int64_t capacity_bytes) {
   }
 }
 
-Arena::~Arena() { std::free(base_); }
+Arena Arena::over(void* base, int64_t capacity_bytes) {
+  if (capacity_bytes < 0) fail(ErrorCode::kArgument, "Arena: negative capacity ", capacity_bytes);
+  if (reinterpret_cast<uintptr_t>(base) % kAlignment != 0)
+    fail(ErrorCode::kArgument, "Arena::over: base is not aligned to ", kAlignment, " bytes");
+  Arena a(0);
+  a.base_ = static_cast<char*>(base);
+  a.capacity_ = capacity_bytes / kAlignment * kAlignment;
+  a.owning_ = false;
+  return a;
+}
+
+Arena::~Arena() {
+  if (owning_) std::free(base_);
+}
 
 Arena::Arena(Arena&& o) noexcept
-    : base_(o.base_), capacity_(o.capacity_), used_(o.used_), peak_(o.peak_), planning_(o.planning_) {
+    : base_(o.base_), capacity_(o.capacity_), used_(o.used_), peak_(o.peak_), planning_(o.planning_), owning_(o.owning_) {
   o.base_ = nullptr;
   o.capacity_ = o.used_ = o.peak_ = 0;
 }
 
 Arena& Arena::operator=(Arena&& o) noexcept {
   if (this != &o) {
-    std::free(base_);
+    if (owning_) std::free(base_);
     base_ = std::exchange(o.base_, nullptr);
     capacity_ = std::exchange(o.capacity_, 0);
     used_ = std::exchange(o.used_, 0);
     peak_ = std::exchange(o.peak_, 0);
     planning_ = o.planning_;
+    owning_ = o.owning_;
   }
   return *this;
 }

@@ -26,6 +26,9 @@ class Arena {
 
   // An arena owning `capacity_bytes` of zero-initialized memory.
   explicit Arena(int64_t capacity_bytes);
+  // An arena carving `capacity_bytes` of memory it does not own (device memory, say: it is
+  // never read, written or freed here). `base` must be aligned to kAlignment.
+  static Arena over(void* base, int64_t capacity_bytes);
   ~Arena();
   Arena(Arena&& other) noexcept;
   Arena& operator=(Arena&& other) noexcept;
@@ -59,6 +62,7 @@ class Arena {
   int64_t used_ = 0;
   int64_t peak_ = 0;
   bool planning_ = false;
+  bool owning_ = true;
 };
 
 }  // namespace vla

@@ -36,6 +36,14 @@ void DeviceBuffer::download(void* host, size_t bytes) const {
   if (bytes) VLA_CUDA_CHECK(cudaMemcpy(host, ptr_, bytes, cudaMemcpyDeviceToHost));
 }
 
+void copy_to_device(void* device_dst, const void* host_src, size_t bytes) {
+  if (bytes) VLA_CUDA_CHECK(cudaMemcpy(device_dst, host_src, bytes, cudaMemcpyHostToDevice));
+}
+
+void copy_to_host(void* host_dst, const void* device_src, size_t bytes) {
+  if (bytes) VLA_CUDA_CHECK(cudaMemcpy(host_dst, device_src, bytes, cudaMemcpyDeviceToHost));
+}
+
 void synchronize() { VLA_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 }  // namespace vla::VLA_CUDA_NS

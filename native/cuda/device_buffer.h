@@ -29,6 +29,11 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+// Copies between host memory and any device address (inside a DeviceBuffer or an arena carved
+// from one). Synchronous.
+void copy_to_device(void* device_dst, const void* host_src, size_t bytes);
+void copy_to_host(void* host_dst, const void* device_src, size_t bytes);
+
 // Waits for all work on the device; surfaces asynchronous kernel errors as vla::Error.
 void synchronize();
 

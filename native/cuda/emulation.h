@@ -178,6 +178,9 @@ using vla::emu::cudaMemcpyHostToDevice;
 using vla::emu::cudaMemcpyHostToHost;
 using vla::emu::cudaSuccess;
 
+// `#pragma unroll` is a hint nvcc understands and the host compiler need not.
+#pragma GCC diagnostic ignored "-Wunknown-pragmas"
+
 #define __global__
 #define __device__
 #define __host__

@@ -13,6 +13,7 @@
 #include "ops/gemm.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
+#include "model/mot_impl.h"
 
 namespace vla {
 
@@ -23,32 +24,13 @@ T* alloc(Arena& a, int64_t n, const char* what) {
   return a.alloc<T>(Shape{n}, what).data;
 }
 
-int64_t width_of(const ModelConfig& c, Seg s) {
-  Expert e = expert_of(s);
-  return e == Expert::kBackbone ? c.backbone.width : e == Expert::kAction ? c.action.width : c.state.width;
-}
-int64_t mlp_of(const ModelConfig& c, Seg s) {
-  Expert e = expert_of(s);
-  return e == Expert::kBackbone ? c.backbone.mlp_dim : e == Expert::kAction ? c.action.mlp_dim : c.state.mlp_dim;
-}
-
-// An expert's layer list may be empty (a progress critic has the backbone only): only segments
-// of experts the model has may be active.
-template <typename T>
-const ExpertLayerView<T>& layer_of(const ParamsView<T>& p, Seg s, int64_t l) {
-  const auto& layers = p.layers[static_cast<int>(expert_of(s))];
-  if (static_cast<size_t>(l) >= layers.size())
-    fail(ErrorCode::kInternal, "mot: segment ", static_cast<int>(s), " is active but its expert has no layer ", l);
-  return layers[static_cast<size_t>(l)];
-}
-
 // Row copies and sums between a segment's rows [B, len, row] and its slice of the key rows
 // [B, Tk, row]; split over samples (each writes its own rows: no races, any thread count).
 int64_t sample_grain(int64_t len, int64_t row) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, len * row)); }
 
 // dst[b, off + t, :] = src[b, t, :].
 template <typename T>
-void scatter_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
+void scatter_key_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
   parallel_for(B, sample_grain(len, row), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
       std::memcpy(dst + (b * Tk + off) * row, src + b * len * row, static_cast<size_t>(len * row) * sizeof(T));
@@ -57,7 +39,7 @@ void scatter_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int6
 
 // dst[b, t, :] = src[b, off + t, :].
 template <typename T>
-void gather_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
+void gather_key_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
   parallel_for(B, sample_grain(len, row), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
       std::memcpy(dst + b * len * row, src + (b * Tk + off) * row, static_cast<size_t>(len * row) * sizeof(T));
@@ -66,7 +48,7 @@ void gather_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64
 
 // dst[b, off + t, :] += src[b, off + t, :] for t in [0, len).
 template <typename T>
-void add_key_range(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
+void add_key_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
   parallel_for(B, sample_grain(len, row), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const T* s = src + (b * Tk + off) * row;
@@ -77,14 +59,14 @@ void add_key_range(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int
 }
 
 template <typename T>
-void add_into(T* dst, const T* src, int64_t n) {
+void add_values(T* dst, const T* src, int64_t n) {
   parallel_for(n, 1 << 15, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) dst[i] += src[i];
   });
 }
 
 template <typename T>
-void copy(T* dst, const T* src, int64_t n) {
+void copy_values(T* dst, const T* src, int64_t n) {
   parallel_for(n, 1 << 15, [&](int64_t i0, int64_t i1) {
     std::memcpy(dst + i0, src + i0, static_cast<size_t>(i1 - i0) * sizeof(T));
   });
@@ -92,7 +74,7 @@ void copy(T* dst, const T* src, int64_t n) {
 
 // Zeroes key rows [begin, Tk) of every sample of a [B, Tk, row] buffer.
 template <typename T>
-void zero_key_rows(T* p, int64_t B, int64_t Tk, int64_t begin, int64_t row) {
+void zero_key_rows_from(T* p, int64_t B, int64_t Tk, int64_t begin, int64_t row) {
   if (begin >= Tk) return;
   parallel_for(B, sample_grain(Tk - begin, row), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) std::memset(p + (b * Tk + begin) * row, 0, static_cast<size_t>((Tk - begin) * row) * sizeof(T));
@@ -100,13 +82,13 @@ void zero_key_rows(T* p, int64_t B, int64_t Tk, int64_t begin, int64_t row) {
 }
 
 template <typename T>
-void zero(T* p, int64_t n) {
+void zero_values(T* p, int64_t n) {
   parallel_for(n, 1 << 15, [&](int64_t i0, int64_t i1) { std::memset(p + i0, 0, static_cast<size_t>(i1 - i0) * sizeof(T)); });
 }
 
 // y[M, N] = x[M, K] W^T + beta * y, on W's pack when there is one (float).
 template <typename T>
-void project(const T* x, const T* W, const PackedWeights* packed, T* y, int64_t M, int64_t K, int64_t N, T beta) {
+void project_rows(const T* x, const T* W, const PackedWeights* packed, T* y, int64_t M, int64_t K, int64_t N, T beta) {
   if constexpr (std::is_same_v<T, float>) {
     if (packed) {
       gemm_packed(M, x, K, *packed, beta, y, N);
@@ -116,20 +98,57 @@ void project(const T* x, const T* W, const PackedWeights* packed, T* y, int64_t 
   gemm<T>(false, true, M, N, K, T(1), x, K, W, K, beta, y, N);
 }
 
+// The host backend of mot_impl.h: native/ops and the row helpers above.
 template <typename T>
-const PackedExpertLayer* packed_layer(const SegmentActs<T>* s, int64_t l) {
-  if constexpr (!std::is_same_v<T, float>) return nullptr;
-  if (!s->packed) return nullptr;
-  VLA_CHECK(static_cast<size_t>(l) < s->packed->size());
-  return &(*s->packed)[static_cast<size_t>(l)];
-}
-
-// Whether layer l of segment s runs its queries (and everything after them). A segment without a
-// tail (no head reads its output) needs only its keys and values at the last layer.
-template <typename T>
-bool runs_queries(const SegmentActs<T>& s, int64_t l, int64_t depth) {
-  return l < depth - 1 || s.tail;
-}
+struct CpuMotOps {
+  static void rmsnorm_forward(const T* x, const T* w, T eps, T* y, T* rstd, int64_t M, int64_t C) {
+    vla::rmsnorm_forward<T>(x, w, eps, y, rstd, M, C);
+  }
+  static void rmsnorm_backward(const T* dy, const T* x, const T* w, const T* rstd, T* dx, T* dw, int64_t M, int64_t C) {
+    vla::rmsnorm_backward<T>(dy, x, w, rstd, dx, dw, M, C);
+  }
+  static void rope_forward(const T* x, const int32_t* pos, double theta, T* y, const RopeShape& s) {
+    vla::rope_forward<T>(x, pos, theta, y, s);
+  }
+  static void rope_backward(const T* dy, const int32_t* pos, double theta, T* dx, const RopeShape& s) {
+    vla::rope_backward<T>(dy, pos, theta, dx, s);
+  }
+  static void attention_forward(const T* q, const T* k, const T* v, const uint8_t* mask, T scale, T* out, T* probs,
+                                const AttentionShape& s) {
+    vla::attention_forward<T>(q, k, v, mask, scale, out, probs, s);
+  }
+  static void attention_backward(const T* q, const T* k, const T* v, const T* probs, const T* dout, T scale, T* dq,
+                                 T* dk, T* dv, const AttentionShape& s) {
+    vla::attention_backward<T>(q, k, v, probs, dout, scale, dq, dk, dv, s);
+  }
+  static void geglu_forward(const T* x, T* y, int64_t M, int64_t F) { vla::geglu_forward<T>(x, y, M, F); }
+  static void geglu_backward(const T* dy, const T* x, T* dx, int64_t M, int64_t F) {
+    vla::geglu_backward<T>(dy, x, dx, M, F);
+  }
+  static void linear_rows_backward(const T* dy, const T* x, const T* W, T* dx, T* dW, T* db, int64_t M, int64_t K,
+                                   int64_t N, bool accumulate_dx = true) {
+    vla::linear_rows_backward<T>(dy, x, W, dx, dW, db, M, K, N, accumulate_dx);
+  }
+  static void project(const T* x, const T* W, const PackedWeights* packed, T* y, int64_t M, int64_t K, int64_t N,
+                      T beta) {
+    project_rows<T>(x, W, packed, y, M, K, N, beta);
+  }
+  static void copy(T* dst, const T* src, int64_t n) { copy_values(dst, src, n); }
+  static void zero(T* p, int64_t n) { zero_values(p, n); }
+  static void add_into(T* dst, const T* src, int64_t n) { add_values(dst, src, n); }
+  static void scatter_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
+    scatter_key_rows(src, dst, B, len, Tk, off, row);
+  }
+  static void gather_rows(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
+    gather_key_rows(src, dst, B, len, Tk, off, row);
+  }
+  static void add_key_range(const T* src, T* dst, int64_t B, int64_t len, int64_t Tk, int64_t off, int64_t row) {
+    add_key_rows(src, dst, B, len, Tk, off, row);
+  }
+  static void zero_key_rows(T* p, int64_t B, int64_t Tk, int64_t begin, int64_t row) {
+    zero_key_rows_from(p, B, Tk, begin, row);
+  }
+};
 
 }  // namespace
 
@@ -185,8 +204,8 @@ void allocate_segment(Arena& a, const ModelConfig& c, int64_t B, int64_t Tk, Seg
                       SegmentActs<T>* s) {
   s->seg = seg;
   s->len = segment_len(c, seg);
-  s->w = width_of(c, seg);
-  s->F = mlp_of(c, seg);
+  s->w = mot_detail::width_of(c, seg);
+  s->F = mot_detail::mlp_of(c, seg);
   s->save = save;
   s->tail = tail;
   const int64_t rows = B * s->len, L = c.depth;
@@ -235,45 +254,7 @@ void allocate_kv(Arena& a, const ModelConfig& c, int64_t B, int64_t Tk, KvCache<
 template <typename T>
 void mot_forward(const ModelConfig& c, const ParamsView<T>& p, int64_t B, const KeyLayout& keys, KvCache<T>& kv,
                  const std::vector<SegmentActs<T>*>& active) {
-  const int64_t L = c.depth, qd = c.q_dim(), kvd = c.kv_dim(), Tk = kv.Tk;
-  const T eps = static_cast<T>(c.rms_eps);
-  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(c.head_dim)));
-  VLA_CHECK(Tk == keys.total());
-  for (int64_t l = 0; l < L; ++l) {
-    // Queries, keys and values of every active segment first: attention reads all keys.
-    for (SegmentActs<T>* s : active) {
-      const ExpertLayerView<T>& w = layer_of(p, s->seg, l);
-      const int64_t rows = B * s->len;
-      rmsnorm_forward<T>(s->x[l], w.attn_norm, eps, s->xn[l], s->rstd1[l], rows, s->w);
-      // The att buffer holds q before RoPE; attention overwrites it with its output below.
-      const PackedExpertLayer* pk = packed_layer(s, l);
-      if (runs_queries(*s, l, L)) {
-        project<T>(s->xn[l], w.q, pk ? &pk->q : nullptr, s->att[l], rows, s->w, qd, T(0));
-        rope_forward<T>(s->att[l], s->positions, c.rope_theta, s->q[l], RopeShape{B, s->len, c.num_heads, c.head_dim, true});
-      }
-      project<T>(s->xn[l], w.k, pk ? &pk->k : nullptr, s->k_pre, rows, s->w, kvd, T(0));
-      rope_forward<T>(s->k_pre, s->positions, c.rope_theta, s->k_rot, RopeShape{B, s->len, c.num_kv_heads, c.head_dim, true});
-      project<T>(s->xn[l], w.v, pk ? &pk->v : nullptr, s->v_pre, rows, s->w, kvd, T(0));
-      scatter_rows(s->k_rot, kv.k[l], B, s->len, Tk, keys.offset(s->seg), kvd);
-      scatter_rows(s->v_pre, kv.v[l], B, s->len, Tk, keys.offset(s->seg), kvd);
-    }
-    for (SegmentActs<T>* s : active) {
-      const ExpertLayerView<T>& w = layer_of(p, s->seg, l);
-      const int64_t rows = B * s->len;
-      if (!runs_queries(*s, l, L)) continue;
-      AttentionShape as{B, s->len, Tk, c.num_heads, c.num_kv_heads, c.head_dim, true};
-      attention_forward<T>(s->q[l], kv.k[l], kv.v[l], s->mask, scale, s->att[l], s->probs[l], as);
-      // xmid = x + att Wo^T; x_{l+1} = xmid + geglu(rmsnorm(xmid) Wup^T) Wdown^T
-      const PackedExpertLayer* pk = packed_layer(s, l);
-      copy(s->xmid[l], s->x[l], rows * s->w);
-      project<T>(s->att[l], w.o, pk ? &pk->o : nullptr, s->xmid[l], rows, qd, s->w, T(1));
-      rmsnorm_forward<T>(s->xmid[l], w.mlp_norm, eps, s->xm[l], s->rstd2[l], rows, s->w);
-      project<T>(s->xm[l], w.up, pk ? &pk->up : nullptr, s->h[l], rows, s->w, 2 * s->F, T(0));
-      geglu_forward<T>(s->h[l], s->g[l], rows, s->F);
-      copy(s->x[l + 1], s->xmid[l], rows * s->w);
-      project<T>(s->g[l], w.down, pk ? &pk->down : nullptr, s->x[l + 1], rows, s->F, s->w, T(1));
-    }
-  }
+  mot_forward_impl<T, CpuMotOps<T>>(c, p, B, keys, kv, active);
 }
 
 template <typename T>
@@ -306,116 +287,7 @@ template <typename T>
 void mot_backward(const ModelConfig& c, const ParamsView<T>& p, const ParamsView<T>& g, int64_t B,
                   const KeyLayout& keys, const KvCache<T>& kv, const std::vector<SegmentActs<T>*>& active,
                   const std::vector<SegmentGrad<T>>& grads, const GradientRouting& routing, Arena& scratch) {
-  const int64_t L = c.depth, qd = c.q_dim(), kvd = c.kv_dim(), Tk = kv.Tk;
-  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(c.head_dim)));
-  VLA_CHECK(grads.size() == active.size());
-  const int64_t mark = scratch.mark();
-  const size_t n = active.size();
-  BackwardScratch<T> sc;
-  allocate_backward_scratch(scratch, c, B, Tk, active, &sc);
-  std::vector<T*>& dx = sc.dx;
-  std::vector<T*>& dxmid = sc.dxmid;
-  std::vector<T*>& dtmp = sc.dtmp;
-  std::vector<T*>& dq = sc.dq;
-  std::vector<T*>& dh = sc.dh;
-  std::vector<T*>& dg = sc.dg;
-  T *dK = sc.dK, *dV = sc.dV, *dK_part = sc.dK_part, *dV_part = sc.dV_part;
-  T *dk_rows = sc.dk_rows, *dk_pre = sc.dk_pre, *dv_rows = sc.dv_rows, *dq_pre = sc.dq_pre, *dxn = sc.dxn;
-  for (size_t i = 0; i < n; ++i) {
-    const SegmentActs<T>& s = *active[i];
-    VLA_CHECK(s.save);
-    const int64_t rows = B * s.len;
-    if (grads[i].dout) {
-      VLA_CHECK(s.tail);
-      copy(dx[i], grads[i].dout, rows * s.w);
-    } else {
-      zero(dx[i], rows * s.w);
-    }
-  }
-
-  for (int64_t l = L - 1; l >= 0; --l) {
-    zero(dK, B * Tk * kvd);
-    zero(dV, B * Tk * kvd);
-    for (size_t i = 0; i < n; ++i) {
-      const SegmentActs<T>& s = *active[i];
-      const ExpertLayerView<T>& w = layer_of(p, s.seg, l);
-      const ExpertLayerView<T>& gw = layer_of(g, s.seg, l);
-      const bool wg = grads[i].weight_grads;
-      const int64_t rows = B * s.len;
-      T* d_att = dtmp[i];
-      if (!runs_queries(s, l, L)) {
-        // No head reads these rows: nothing flows back through their queries at this layer.
-        copy(dxmid[i], dx[i], rows * s.w);
-        continue;
-      }
-      // MLP: x_{l+1} = xmid + g Wdown^T, g = geglu(h), h = xm Wup^T, xm = rmsnorm(xmid).
-      linear_rows_backward<T>(dx[i], s.g[l], w.down, dg[i], wg ? gw.down : nullptr, nullptr, rows, s.F, s.w, false);
-      zero(dh[i], rows * 2 * s.F);
-      geglu_backward<T>(dg[i], s.h[l], dh[i], rows, s.F);
-      linear_rows_backward<T>(dh[i], s.xm[l], w.up, dxn, wg ? gw.up : nullptr, nullptr, rows, s.w, 2 * s.F, false);
-      copy(dxmid[i], dx[i], rows * s.w);
-      if (wg) {
-        rmsnorm_backward<T>(dxn, s.xmid[l], w.mlp_norm, s.rstd2[l], dxmid[i], gw.mlp_norm, rows, s.w);
-      } else {
-        // rmsnorm_backward always accumulates dw: give it a throwaway buffer.
-        T* dw_unused = dh[i];
-        zero(dw_unused, s.w);
-        rmsnorm_backward<T>(dxn, s.xmid[l], w.mlp_norm, s.rstd2[l], dxmid[i], dw_unused, rows, s.w);
-      }
-      // xmid = x + att Wo^T
-      linear_rows_backward<T>(dxmid[i], s.att[l], w.o, d_att, wg ? gw.o : nullptr, nullptr, rows, qd, s.w, false);
-      // Attention: this segment's queries against all keys; route the K/V gradient. Only keys
-      // from the first segment that receives gradient from these queries on are computed.
-      int64_t grad_begin = Tk;
-      for (size_t j = 0; j < n; ++j)
-        if (routing.flows(s.seg, active[j]->seg)) grad_begin = std::min(grad_begin, keys.offset(active[j]->seg));
-      zero(dq[i], rows * qd);
-      zero_key_rows(dK_part, B, Tk, grad_begin, kvd);
-      zero_key_rows(dV_part, B, Tk, grad_begin, kvd);
-      AttentionShape as{B, s.len, Tk, c.num_heads, c.num_kv_heads, c.head_dim, true, grad_begin};
-      attention_backward<T>(s.q[l], kv.k[l], kv.v[l], s.probs[l], d_att, scale, dq[i], dK_part, dV_part, as);
-      for (size_t j = 0; j < n; ++j) {
-        Seg key = active[j]->seg;
-        if (!routing.flows(s.seg, key)) continue;
-        add_key_range(dK_part, dK, B, keys.len(key), Tk, keys.offset(key), kvd);
-        add_key_range(dV_part, dV, B, keys.len(key), Tk, keys.offset(key), kvd);
-      }
-    }
-    // Q/K/V projections and the attention RMSNorm of each segment.
-    for (size_t i = 0; i < n; ++i) {
-      const SegmentActs<T>& s = *active[i];
-      const ExpertLayerView<T>& w = layer_of(p, s.seg, l);
-      const ExpertLayerView<T>& gw = layer_of(g, s.seg, l);
-      const bool wg = grads[i].weight_grads;
-      const int64_t rows = B * s.len;
-      gather_rows(dK, dk_rows, B, s.len, Tk, keys.offset(s.seg), kvd);
-      gather_rows(dV, dv_rows, B, s.len, Tk, keys.offset(s.seg), kvd);
-      zero(dk_pre, rows * kvd);
-      rope_backward<T>(dk_rows, s.positions, c.rope_theta, dk_pre, RopeShape{B, s.len, c.num_kv_heads, c.head_dim, true});
-      if (runs_queries(s, l, L)) {
-        zero(dq_pre, rows * qd);
-        rope_backward<T>(dq[i], s.positions, c.rope_theta, dq_pre, RopeShape{B, s.len, c.num_heads, c.head_dim, true});
-        linear_rows_backward<T>(dq_pre, s.xn[l], w.q, dxn, wg ? gw.q : nullptr, nullptr, rows, s.w, qd, false);
-        linear_rows_backward<T>(dk_pre, s.xn[l], w.k, dxn, wg ? gw.k : nullptr, nullptr, rows, s.w, kvd);
-      } else {
-        // The forward ran no queries here (no tail): the keys' gradient starts dxn.
-        linear_rows_backward<T>(dk_pre, s.xn[l], w.k, dxn, wg ? gw.k : nullptr, nullptr, rows, s.w, kvd, false);
-      }
-      linear_rows_backward<T>(dv_rows, s.xn[l], w.v, dxn, wg ? gw.v : nullptr, nullptr, rows, s.w, kvd);
-      // x_l feeds both the residual (dxmid) and the attention norm.
-      copy(dx[i], dxmid[i], rows * s.w);
-      if (wg) {
-        rmsnorm_backward<T>(dxn, s.x[l], w.attn_norm, s.rstd1[l], dx[i], gw.attn_norm, rows, s.w);
-      } else {
-        T* dw_unused = dh[i];
-        zero(dw_unused, s.w);
-        rmsnorm_backward<T>(dxn, s.x[l], w.attn_norm, s.rstd1[l], dx[i], dw_unused, rows, s.w);
-      }
-    }
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (grads[i].dx0) add_into(grads[i].dx0, dx[i], B * active[i]->len * active[i]->w);
-  scratch.reset(mark);
+  mot_backward_impl<T, CpuMotOps<T>>(c, p, g, B, keys, kv, active, grads, routing, scratch);
 }
 
 #define VLA_INSTANTIATE(T)                                                                                           \
