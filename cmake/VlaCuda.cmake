@@ -69,7 +69,9 @@ macro(vla_configure_cuda)
     target_include_directories(vla_cuda PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/native)
     set_target_properties(vla_cuda PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON
       POSITION_INDEPENDENT_CODE ON CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
-    target_compile_options(vla_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr>)
+    # Per-thread default streams: work from different host threads does not serialize on the
+    # legacy stream, and one thread's launches can be captured into a CUDA graph (act's loop).
+    target_compile_options(vla_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr --default-stream=per-thread>)
     target_link_libraries(vla_cuda PUBLIC CUDA::cudart_static)
     target_compile_definitions(vla_core PUBLIC VLA_HAVE_CUDA=1)
     if(VLA_HAVE_CUBLAS)

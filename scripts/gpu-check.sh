@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The CUDA backend on a GPU machine, in one call (no Node, no network needed): configure with
-# CUDA on, build the native tests and benchmarks, run every kernel against the CPU reference on
-# the device ("cuda.*") and on the emulator ("cuda_emulated.*"), then the CUDA op benchmarks.
-# Logs and JSON go to $OUT (the device tool's folder) or build-gpu/out.
+# The CUDA backend on a GPU machine (no Node, no network needed), in phases that each fit one
+# device call of at most 10 minutes; logs and JSON go to $OUT (the device tool's folder) or
+# build-gpu/out. build-gpu/ persists between calls while the machine stays warm.
 #
-#   bash scripts/gpu-check.sh              # build + parity + benchmarks
-#   bash scripts/gpu-check.sh --no-bench   # build + parity
+#   bash scripts/gpu-check.sh build     # configure (CUDA on, sm_90) and build tests + benchmarks
+#   bash scripts/gpu-check.sh parity    # every kernel, the layer stack and the policy against
+#                                       # the CPU reference on the device (cuda.*) and emulator
+#   bash scripts/gpu-check.sh ops       # CUDA op benchmarks, then PyTorch on the same shapes
+#   bash scripts/gpu-check.sh model     # the policy: act b1/b256, prompt step b128 (small, base, pi0)
+#   bash scripts/gpu-check.sh torch     # PyTorch's policy on the same shapes (eager, torch.compile)
+#   bash scripts/gpu-check.sh all       # build + parity + ops (what fits one call)
 #
 # cuBLAS: the toolkit's when it has one, else the nvidia-cublas wheel of the local PyTorch
 # (found on python3's sys.path and passed as VLA_TTT_CUBLAS_ROOT).
@@ -13,19 +17,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-$PWD/build-gpu/out}"
 mkdir -p "$out"
-bench=1
-[[ "${1:-}" == "--no-bench" ]] && bench=0
+phase="${1:-all}"
 
-{
-  date -u
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
-  nvcc --version 2>&1 | tail -2
-  cmake --version | head -1
-} | tee "$out/machine.txt"
-
-cublas_root=""
-if ! ls /usr/local/cuda/lib64/libcublas.so* > /dev/null 2>&1; then
-  cublas_root="$(python3 - << 'PY' 2> /dev/null
+find_cublas() {
+  ls /usr/local/cuda/lib64/libcublas.so* > /dev/null 2>&1 && return
+  python3 - << 'PY' 2> /dev/null
 import glob, os, sys
 for base in sys.path:
     for cand in sorted(glob.glob(os.path.join(base, "nvidia", "cu1*"))) + [os.path.join(base, "nvidia", "cublas")]:
@@ -33,35 +29,61 @@ for base in sys.path:
             print(cand)
             sys.exit(0)
 PY
-)"
-  echo "cuBLAS from: ${cublas_root:-not found (the own GEMM kernel will run)}" | tee -a "$out/machine.txt"
-fi
-if [[ -n "$cublas_root" ]]; then export LD_LIBRARY_PATH="$cublas_root/lib:${LD_LIBRARY_PATH:-}"; fi
+}
+cublas_root="$(find_cublas)"
+[[ -n "$cublas_root" ]] && export LD_LIBRARY_PATH="$cublas_root/lib:${LD_LIBRARY_PATH:-}"
 
-generator=()
-command -v ninja > /dev/null && generator=(-G Ninja)
-cmake -S . -B build-gpu "${generator[@]}" -DVLA_TTT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  ${cublas_root:+-DVLA_TTT_CUBLAS_ROOT="$cublas_root"} 2>&1 | tee "$out/configure.log" | grep "vla-ttt"
-targets=(vla_tests)
-cmake --build build-gpu -j "$(nproc)" --target "${targets[@]}" 2>&1 | tail -n 40 > "$out/build.log"
-if [[ ! -x build-gpu/vla_tests ]]; then
-  echo "build failed: see build.log"; cat "$out/build.log"; exit 1
-fi
+do_build() {
+  {
+    date -u
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
+    nvcc --version 2>&1 | tail -2
+    cmake --version | head -1
+    echo "cuBLAS from: ${cublas_root:-the toolkit, or none (the own GEMM kernel runs)}"
+  } | tee "$out/machine.txt"
+  local generator=()
+  command -v ninja > /dev/null && generator=(-G Ninja)
+  cmake -S . -B build-gpu "${generator[@]}" -DVLA_TTT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    ${cublas_root:+-DVLA_TTT_CUBLAS_ROOT="$cublas_root"} > "$out/configure.log" 2>&1
+  grep "vla-ttt" "$out/configure.log"
+  cmake --build build-gpu -j "$(nproc)" --target vla_tests vla_bench_cuda vla_bench_cuda_model > "$out/build.log" 2>&1
+  local rc=$?
+  tail -n 30 "$out/build.log"
+  return $rc
+}
 
-echo "== kernel parity (device and emulator)"
-build-gpu/vla_tests cuda 2>&1 | tee "$out/parity.log" | grep -E "FAIL|SKIP|passed" | head -n 60
-status=$?
+do_parity() {
+  echo "== kernels, layer stack and policy against the CPU reference (device and emulator)"
+  build-gpu/vla_tests cuda 2>&1 | tee "$out/parity.log" | grep -E "FAIL|SKIP|passed"
+  local rc=${PIPESTATUS[0]}
+  echo "== the rest of the native tests"
+  build-gpu/vla_tests 2>&1 | tail -n 3 | tee "$out/all-tests.log"
+  return $rc
+}
 
-if [[ $bench == 1 ]]; then
-  if cmake --build build-gpu -j "$(nproc)" --target vla_bench_cuda > "$out/build-bench.log" 2>&1; then
-    echo "== CUDA op benchmarks"
-    build-gpu/vla_bench_cuda --json "$out/cuda-ops.json" 2>&1 | tee "$out/bench.log"
-    echo "== PyTorch on the same shapes"
-    PYTHONUNBUFFERED=1 timeout 400 python3 bench/torch_cuda_ops.py --json "$out/torch-ops.json" 2>&1 | tee "$out/torch-bench.log" | tail -n 80
-  else
-    echo "no CUDA benchmark built (see build-bench.log)"
-  fi
-fi
-echo "== the rest of the native tests"
-build-gpu/vla_tests 2>&1 | tail -n 3 | tee "$out/all-tests.log"
-exit $status
+do_ops() {
+  echo "== CUDA op benchmarks"
+  build-gpu/vla_bench_cuda --json "$out/cuda-ops.json" 2>&1 | tee "$out/bench-ops.log"
+  echo "== PyTorch on the same shapes"
+  PYTHONUNBUFFERED=1 timeout 300 python3 bench/torch_cuda_ops.py --json "$out/torch-ops.json" 2>&1 | tee "$out/torch-ops.log" | tail -n 80
+}
+
+do_model() {
+  echo "== the policy on the device"
+  timeout 540 build-gpu/vla_bench_cuda_model --json "$out/cuda-model.json" 2>&1 | tee "$out/bench-model.log"
+}
+
+do_torch() {
+  echo "== PyTorch's policy on the device"
+  PYTHONUNBUFFERED=1 timeout 540 python3 bench/torch_cuda_model.py --json "$out/torch-model.json" 2>&1 | tee "$out/torch-model.log" | tail -n 80
+}
+
+case "$phase" in
+  build) do_build ;;
+  parity) do_parity ;;
+  ops) do_ops ;;
+  model) do_model ;;
+  torch) do_torch ;;
+  all) do_build && do_parity; do_ops ;;
+  *) echo "usage: bash scripts/gpu-check.sh build|parity|ops|model|torch|all" >&2; exit 2 ;;
+esac

@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   }
   vla::CudaStatus status = vla::cuda_status();
   if (!status.available) {
-    std::fprintf(stderr, "vla_bench_cuda: no usable CUDA device: %s\n", status.reason.c_str());
+    std::fprintf(stderr, "vla_bench_cuda: %s\n", status.reason.c_str());
     return 1;
   }
   std::printf("device: %s; GEMM backend: %s\n", status.reason.c_str(), vla::cuda::gemm_backend_name());

@@ -2,17 +2,13 @@
 
 #include "cuda/activations_cuda.h"
 #include "cuda/cuda_check.h"
+#include "cuda/kernel_utils.h"
 
 namespace vla::VLA_CUDA_NS {
 
 namespace {
 
 constexpr int kThreads = 256;
-
-inline unsigned blocks_for(int64_t n) {
-  int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 65535 * 32 ? b : 65535 * 32);
-}
 
 __device__ inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
@@ -26,19 +22,19 @@ __device__ inline void gelu_tanh_and_grad(float x, float* value, float* grad) {
 
 // Grid-stride loops: any n with a bounded grid.
 __global__ void silu_fwd_kernel(const float* x, float* y, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = grid_index(); i < n; i += grid_stride())
     y[i] = x[i] * sigmoidf(x[i]);
 }
 
 __global__ void silu_bwd_kernel(const float* dy, const float* x, float* dx, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = grid_index(); i < n; i += grid_stride()) {
     float s = sigmoidf(x[i]);
     dx[i] += dy[i] * s * (1.0f + x[i] * (1.0f - s));
   }
 }
 
 __global__ void gelu_fwd_kernel(const float* x, float* y, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = grid_index(); i < n; i += grid_stride()) {
     float v, g;
     gelu_tanh_and_grad(x[i], &v, &g);
     y[i] = v;
@@ -46,7 +42,7 @@ __global__ void gelu_fwd_kernel(const float* x, float* y, int64_t n) {
 }
 
 __global__ void gelu_bwd_kernel(const float* dy, const float* x, float* dx, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = grid_index(); i < n; i += grid_stride()) {
     float v, g;
     gelu_tanh_and_grad(x[i], &v, &g);
     dx[i] += dy[i] * g;
@@ -55,7 +51,7 @@ __global__ void gelu_bwd_kernel(const float* dy, const float* x, float* dx, int6
 
 __global__ void geglu_fwd_kernel(const float* x, float* y, int64_t M, int64_t F) {
   int64_t n = M * F;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = grid_index(); i < n; i += grid_stride()) {
     int64_t r = i / F, j = i % F;
     float v, g;
     gelu_tanh_and_grad(x[r * 2 * F + j], &v, &g);
@@ -65,7 +61,7 @@ __global__ void geglu_fwd_kernel(const float* x, float* y, int64_t M, int64_t F)
 
 __global__ void geglu_bwd_kernel(const float* dy, const float* x, float* dx, int64_t M, int64_t F) {
   int64_t n = M * F;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = grid_index(); i < n; i += grid_stride()) {
     int64_t r = i / F, j = i % F;
     float v, g;
     const float gate = x[r * 2 * F + j], up = x[r * 2 * F + F + j];
@@ -78,12 +74,12 @@ __global__ void geglu_bwd_kernel(const float* dy, const float* x, float* dx, int
 }  // namespace
 
 // Every elementwise op: a grid-stride kernel over n items, nothing launched for n = 0.
-#define LAUNCH_ELEMENTWISE(kernel, n, ...)                              \
-  do {                                                                  \
-    if ((n) > 0) {                                                      \
-      VLA_LAUNCH(kernel, blocks_for(n), kThreads, 0, __VA_ARGS__);      \
-      VLA_CUDA_CHECK(cudaGetLastError());                               \
-    }                                                                   \
+#define LAUNCH_ELEMENTWISE(kernel, n, ...)                                    \
+  do {                                                                        \
+    if ((n) > 0) {                                                            \
+      VLA_LAUNCH(kernel, blocks_for(n, kThreads), kThreads, 0, __VA_ARGS__);  \
+      VLA_CUDA_CHECK(cudaGetLastError());                                     \
+    }                                                                         \
   } while (0)
 
 void silu_forward(const float* x, float* y, int64_t n) { LAUNCH_ELEMENTWISE(silu_fwd_kernel, n, x, y, n); }

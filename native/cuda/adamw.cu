@@ -4,13 +4,13 @@
 
 #include "cuda/adamw_cuda.h"
 #include "cuda/cuda_check.h"
+#include "cuda/kernel_utils.h"
 
 namespace vla::VLA_CUDA_NS {
 
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 1 << 16;  // grid-stride loops cover the rest
 
 struct AdamWConstants {
   float beta1, beta2, one_minus_beta1, one_minus_beta2, inv_bias1, inv_bias2, lr, decay, eps;
@@ -18,7 +18,7 @@ struct AdamWConstants {
 
 __global__ void adamw_kernel(float* params, const float* grads, float* m, float* v, const uint8_t* mask, int64_t n,
                              AdamWConstants k) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = grid_index(); i < n; i += grid_stride()) {
     if (mask && mask[i] == 0) continue;
     const float g = grads[i];
     const float mi = k.beta1 * m[i] + k.one_minus_beta1 * g;
@@ -48,9 +48,7 @@ void adamw_step(float* params, const float* grads, float* m, float* v, const uin
   k.lr = static_cast<float>(h.lr);
   k.decay = static_cast<float>(h.weight_decay);
   k.eps = static_cast<float>(h.eps);
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  VLA_LAUNCH(adamw_kernel, static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks), kThreads, 0, params,
-             grads, m, v, mask, n, k);
+  VLA_LAUNCH(adamw_kernel, blocks_for(n, kThreads), kThreads, 0, params, grads, m, v, mask, n, k);
   VLA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -5,6 +5,7 @@
 #include "cuda/attention_cuda.h"
 #include "cuda/cuda_check.h"
 #include "cuda/device_buffer.h"
+#include "cuda/kernel_utils.h"
 
 // Full unrolling keeps the small per-thread arrays in registers (the host compiler of the
 // emulator does not know the pragma).
@@ -154,6 +155,24 @@ __device__ inline int64_t kv_offset(const Dims& s, int64_t b, int64_t g, int64_t
   return ((b * s.Tk + j) * s.Hkv + g) * s.D;
 }
 
+// Thread t < kSmall: the offsets of the query tile's row row0 + t of (b, g) into q / out
+// (row_q) and probs (row_p), -1 past the last row.
+__device__ inline void set_tile_rows(const Dims& s, int64_t b, int64_t g, int64_t row0, int64_t* row_q,
+                                     int64_t* row_p) {
+  const int t = threadIdx.x;
+  if (t < kSmall) {
+    const int64_t r = row0 + t;
+    const bool ok = r < s.Tq * s.group;
+    row_q[t] = ok ? q_offset(s, b, g, r) : -1;
+    row_p[t] = ok ? p_offset(s, b, g, r) : -1;
+  }
+}
+
+// Items of the chunk [start, start + cap) that are below total.
+__device__ inline int chunk_len(int64_t total, int64_t start, int cap = kThreads) {
+  return static_cast<int>(total - start < cap ? total - start : cap);
+}
+
 // Forward. Block: (tile of kSmall rows, b * Hkv + g). Three phases over the tile:
 //   1. per chunk of kThreads keys (thread t: key j0 + t), raw scores scale q.k, or -inf where
 //      blocked, written to probs; chunks blocked for the whole tile skip the dot products;
@@ -173,12 +192,10 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t b = blockIdx.y / s.Hkv, g = blockIdx.y % s.Hkv;
   const int64_t rows = s.Tq * s.group, row0 = static_cast<int64_t>(blockIdx.x) * kSmall;
   const int64_t Tk = s.Tk;
+  set_tile_rows(s, b, g, row0, row_q, row_p);
   if (t < kSmall) {
     const int64_t r = row0 + t;
-    const bool ok = r < rows;
-    row_q[t] = ok ? q_offset(s, b, g, r) : -1;
-    row_p[t] = ok ? p_offset(s, b, g, r) : -1;
-    row_m[t] = ok && mask ? ((mask_per_batch ? b : 0) * s.Tq + r / s.group) * Tk : 0;
+    row_m[t] = r < rows && mask ? ((mask_per_batch ? b : 0) * s.Tq + r / s.group) * Tk : 0;
   }
   if (t == 0) chunk_flag = 0;
   // A chunk's "any work" flag: set to the chunk's epoch by any thread that sees work, read after
@@ -259,7 +276,7 @@ VLA_ATTN_UNROLL
       if (any) chunk_flag = epoch;
       __syncthreads();
       if (chunk_flag == epoch) {
-        const int n = static_cast<int>(Tk - j0 < kThreads ? Tk - j0 : kThreads);
+        const int n = chunk_len(Tk, j0);
         weighted_rows<NCOL>(sw, v, key_off, n, s.D, c0, acc);
       }
     }
@@ -286,12 +303,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t b = blockIdx.y / s.Hkv, g = blockIdx.y % s.Hkv;
   const int64_t rows = s.Tq * s.group, row0 = static_cast<int64_t>(blockIdx.x) * kSmall;
   const int64_t Tk = s.Tk;
-  if (t < kSmall) {
-    const int64_t r = row0 + t;
-    const bool ok = r < rows;
-    row_q[t] = ok ? q_offset(s, b, g, r) : -1;
-    row_p[t] = ok ? p_offset(s, b, g, r) : -1;
-  }
+  set_tile_rows(s, b, g, row0, row_q, row_p);
   if (t == 0) chunk_flag = 0;
   int epoch = 0;
 
@@ -328,8 +340,7 @@ VLA_ATTN_UNROLL
   }
 VLA_ATTN_UNROLL
   for (int r = 0; r < kSmall; ++r) {
-    float x = part[r];
-    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+    const float x = warp_sum(part[r]);
     if (lane == 0) red[warp * kSmall + r] = x;
   }
   __syncthreads();
@@ -359,7 +370,7 @@ VLA_ATTN_UNROLL
 VLA_ATTN_UNROLL
         for (int r = 0; r < kSmall; ++r) sw[r * kThreads + t] = p[r] * (dp[r] - row_delta[r]) * scale;
         __syncthreads();
-        const int n = static_cast<int>(Tk - j0 < kThreads ? Tk - j0 : kThreads);
+        const int n = chunk_len(Tk, j0);
         weighted_rows<NCOL>(sw, k, key_off, n, s.D, c0, acc);
       }
     }
@@ -394,7 +405,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   if (t == 0) chunk_flag = 0;
   int epoch = 0;
-  const int nkeys = static_cast<int>(s.Tk - k0 < kSmall ? s.Tk - k0 : kSmall);
+  const int nkeys = chunk_len(s.Tk, k0, kSmall);
 
   for (int64_t c0 = 0; c0 < s.D; c0 += 32 * NCOL) {
     float acc_k[kPerWarp][NCOL], acc_v[kPerWarp][NCOL];
@@ -432,7 +443,7 @@ VLA_ATTN_UNROLL
           sp[jj * kThreads + t] = p[jj];
         }
         __syncthreads();
-        const int n = static_cast<int>(rows - rc0 < kThreads ? rows - rc0 : kThreads);
+        const int n = chunk_len(rows, rc0);
         weighted_rows<NCOL>(sds, q, row_off, n, s.D, c0, acc_k);
         weighted_rows<NCOL>(sp, dout, row_off, n, s.D, c0, acc_v);
       }

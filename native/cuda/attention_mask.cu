@@ -2,6 +2,7 @@
 
 #include "cuda/attention_mask_cuda.h"
 #include "cuda/cuda_check.h"
+#include "cuda/kernel_utils.h"
 
 namespace vla::VLA_CUDA_NS {
 
@@ -29,9 +30,8 @@ void build_block_mask(const int32_t* query_segments, const int32_t* key_segments
                       uint8_t* mask, const BlockMaskShape& s) {
   const int64_t rows = s.Bm * s.Tq;
   if (rows <= 0 || s.Tk <= 0) return;
-  const unsigned blocks = static_cast<unsigned>(rows < 65535 * 16 ? rows : 65535 * 16);
-  const int threads = s.Tk < kThreads ? static_cast<int>((s.Tk + 31) / 32 * 32) : kThreads;
-  VLA_LAUNCH(build_block_mask_kernel, blocks, threads, 0, query_segments, key_segments, allow, mask, s);
+  VLA_LAUNCH(build_block_mask_kernel, capped(rows, 65535 * 16), threads_for_row(s.Tk, kThreads), 0, query_segments,
+             key_segments, allow, mask, s);
   VLA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -4,27 +4,21 @@
 #include "cuda/cuda_check.h"
 #include "cuda/device_buffer.h"
 #include "cuda/embedding_cuda.h"
+#include "cuda/kernel_utils.h"
 
 namespace vla::VLA_CUDA_NS {
 
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocksX = 1 << 16;
-constexpr int64_t kMaxBlocksY = 65535;
 
-// Rows n over grid.y and blocks of columns over grid.x (grid-stride both ways): coalesced along D.
-inline dim3 row_grid(int64_t N, int64_t D) {
-  const int64_t bx = (D + kThreads - 1) / kThreads;
-  return dim3(static_cast<unsigned>(bx < kMaxBlocksX ? bx : kMaxBlocksX),
-              static_cast<unsigned>(N < kMaxBlocksY ? N : kMaxBlocksY));
-}
-
+// Grid (row_grid): tokens n over grid.y, blocks of columns over grid.x (grid-stride both ways):
+// coalesced along D.
 __global__ void embedding_fwd_kernel(const int32_t* ids, const float* table, float* out, int64_t N, int64_t D) {
   for (int64_t n = blockIdx.y; n < N; n += gridDim.y) {
     const float* src = table + static_cast<int64_t>(ids[n]) * D;
     float* dst = out + n * D;
-    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < D; c += int64_t(gridDim.x) * blockDim.x)
+    for (int64_t c = grid_index(); c < D; c += grid_stride())
       dst[c] = src[c];
   }
 }
@@ -66,7 +60,7 @@ __global__ void embedding_bwd_kernel(const int32_t* ids, const float* dout, floa
   for (int64_t n = blockIdx.y; n < N; n += gridDim.y) {
     if (!first[n]) continue;
     float* dst = dtable + static_cast<int64_t>(ids[n]) * D;
-    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < D; c += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t c = grid_index(); c < D; c += grid_stride()) {
       float acc = dst[c];
       for (int64_t m = n; m < N; m = next[m]) acc += dout[m * D + c];
       dst[c] = acc;
@@ -79,7 +73,7 @@ __global__ void embedding_bwd_kernel(const int32_t* ids, const float* dout, floa
 void embedding_forward(const int32_t* ids, const float* table, float* out, int64_t N, int64_t V, int64_t D) {
   (void)V;
   if (N <= 0 || D <= 0) return;
-  VLA_LAUNCH(embedding_fwd_kernel, row_grid(N, D), kThreads, 0, ids, table, out, N, D);
+  VLA_LAUNCH(embedding_fwd_kernel, row_grid(N, D, kThreads), kThreads, 0, ids, table, out, N, D);
   VLA_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -96,11 +90,9 @@ void embedding_backward(const int32_t* ids, const float* dout, float* dtable, in
   }
   int32_t* next = scratch;
   int32_t* first = scratch + N;
-  const int64_t link_blocks = (N + kThreads - 1) / kThreads;
-  VLA_LAUNCH(embedding_links_kernel, static_cast<unsigned>(link_blocks < kMaxBlocksX ? link_blocks : kMaxBlocksX),
-             kThreads, 0, ids, next, first, N);
+  VLA_LAUNCH(embedding_links_kernel, blocks_for(N, kThreads), kThreads, 0, ids, next, first, N);
   VLA_CUDA_CHECK(cudaGetLastError());
-  VLA_LAUNCH(embedding_bwd_kernel, row_grid(N, D), kThreads, 0, ids, dout, dtable, next, first, N, D);
+  VLA_LAUNCH(embedding_bwd_kernel, row_grid(N, D, kThreads), kThreads, 0, ids, dout, dtable, next, first, N, D);
   VLA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "cuda/cuda_check.h"
+#include "cuda/kernel_utils.h"
 
 // The cuBLAS path exists in device builds that found cuBLAS (cuda/gemm_cublas.cu); the emulator
 // never has it, whatever the build defines.
@@ -37,51 +38,37 @@ constexpr int kThreads = 256;
 constexpr int kPad = 4;  // row padding of the shared tiles: fewer bank conflicts on the k-fast stores
 constexpr int kPerThread = kBM * kBK / kThreads;  // elements of each tile one thread loads: 4
 
-// Loads thread `tid`'s 4 elements of op(A)'s tile [m0, m0 + 64) x [k0, k0 + 16) into r. The
-// element order follows A's contiguous axis so a warp's loads coalesce: k-fast when A is [M, K],
-// m-fast when A is stored [K, M].
-template <bool kTransA>
-__device__ inline void load_a(const float* A, int64_t lda, int64_t M, int64_t K, int64_t m0, int64_t k0, int tid,
-                              float* r) {
+// Both operands load the same way: op(A) is [M, K] and op(B)^T is [N, K], so each is an operand
+// X viewed as [R, K], stored k-fast (X[r * ldx + k]: A untransposed, B stored [N, K]) or r-fast
+// (X[k * ldx + r]: A stored [K, M], B untransposed [K, N]). A thread's element idx of the tile
+// [r0, r0 + 64) x [k0, k0 + 16) follows X's contiguous axis, so a warp's loads coalesce; the
+// shared tile is Xs[kk][rr] either way.
+static_assert(kBM == kBN, "the A and B tiles share one loader");
+
+template <bool kKFast>
+__device__ inline void tile_coords(int idx, int& kk, int& rr) {
+  kk = kKFast ? idx % kBK : idx / kBM;
+  rr = kKFast ? idx / kBK : idx % kBM;
+}
+
+// Loads thread `tid`'s kPerThread elements of X's tile into v (0 outside [R, K]).
+template <bool kKFast>
+__device__ inline void load_tile(const float* X, int64_t ldx, int64_t R, int64_t K, int64_t r0, int64_t k0, int tid,
+                                 float* v) {
   for (int i = 0; i < kPerThread; ++i) {
-    const int idx = tid + i * kThreads;
-    const int kk = kTransA ? idx / kBM : idx % kBK;
-    const int mm = kTransA ? idx % kBM : idx / kBK;
-    const int64_t m = m0 + mm, k = k0 + kk;
-    r[i] = (m < M && k < K) ? (kTransA ? A[k * lda + m] : A[m * lda + k]) : 0.0f;
+    int kk, rr;
+    tile_coords<kKFast>(tid + i * kThreads, kk, rr);
+    const int64_t r = r0 + rr, k = k0 + kk;
+    v[i] = (r < R && k < K) ? (kKFast ? X[r * ldx + k] : X[k * ldx + r]) : 0.0f;
   }
 }
 
-template <bool kTransA>
-__device__ inline void store_a(float (*As)[kBM + kPad], int tid, const float* r) {
+template <bool kKFast>
+__device__ inline void store_tile(float (*Xs)[kBM + kPad], int tid, const float* v) {
   for (int i = 0; i < kPerThread; ++i) {
-    const int idx = tid + i * kThreads;
-    const int kk = kTransA ? idx / kBM : idx % kBK;
-    const int mm = kTransA ? idx % kBM : idx / kBK;
-    As[kk][mm] = r[i];
-  }
-}
-
-// op(B)'s tile [k0, k0 + 16) x [n0, n0 + 64): n-fast when B is [K, N], k-fast when stored [N, K].
-template <bool kTransB>
-__device__ inline void load_b(const float* B, int64_t ldb, int64_t N, int64_t K, int64_t n0, int64_t k0, int tid,
-                              float* r) {
-  for (int i = 0; i < kPerThread; ++i) {
-    const int idx = tid + i * kThreads;
-    const int kk = kTransB ? idx % kBK : idx / kBN;
-    const int nn = kTransB ? idx / kBK : idx % kBN;
-    const int64_t n = n0 + nn, k = k0 + kk;
-    r[i] = (n < N && k < K) ? (kTransB ? B[n * ldb + k] : B[k * ldb + n]) : 0.0f;
-  }
-}
-
-template <bool kTransB>
-__device__ inline void store_b(float (*Bs)[kBN + kPad], int tid, const float* r) {
-  for (int i = 0; i < kPerThread; ++i) {
-    const int idx = tid + i * kThreads;
-    const int kk = kTransB ? idx % kBK : idx / kBN;
-    const int nn = kTransB ? idx / kBK : idx % kBN;
-    Bs[kk][nn] = r[i];
+    int kk, rr;
+    tile_coords<kKFast>(tid + i * kThreads, kk, rr);
+    Xs[kk][rr] = v[i];
   }
 }
 
@@ -105,6 +92,7 @@ __global__ void __launch_bounds__(kThreads)
   const int tid = threadIdx.x;
   const int tx = tid % 16, ty = tid / 16;
   const int64_t n0 = int64_t(blockIdx.x) * kBN;
+  constexpr bool kAKFast = !kTransA, kBKFast = kTransB;  // see load_tile
 
   for (int64_t tm = blockIdx.y; tm < tiles_m; tm += gridDim.y) {
     const int64_t m0 = tm * kBM;
@@ -112,16 +100,16 @@ __global__ void __launch_bounds__(kThreads)
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
     float ra[kPerThread], rb[kPerThread];
-    load_a<kTransA>(A, lda, M, K, m0, 0, tid, ra);
-    load_b<kTransB>(B, ldb, N, K, n0, 0, tid, rb);
+    load_tile<kAKFast>(A, lda, M, K, m0, 0, tid, ra);
+    load_tile<kBKFast>(B, ldb, N, K, n0, 0, tid, rb);
 
     for (int64_t k0 = 0; k0 < K; k0 += kBK) {
-      store_a<kTransA>(As, tid, ra);
-      store_b<kTransB>(Bs, tid, rb);
+      store_tile<kAKFast>(As, tid, ra);
+      store_tile<kBKFast>(Bs, tid, rb);
       __syncthreads();
       if (k0 + kBK < K) {  // prefetch the next step while this one is multiplied
-        load_a<kTransA>(A, lda, M, K, m0, k0 + kBK, tid, ra);
-        load_b<kTransB>(B, ldb, N, K, n0, k0 + kBK, tid, rb);
+        load_tile<kAKFast>(A, lda, M, K, m0, k0 + kBK, tid, ra);
+        load_tile<kBKFast>(B, ldb, N, K, n0, k0 + kBK, tid, rb);
       }
       VLA_GEMM_UNROLL
       for (int kk = 0; kk < kBK; ++kk) {
@@ -150,7 +138,7 @@ __global__ void __launch_bounds__(kThreads)
 // alpha == 0 / K == 0 case, which reads neither A nor B.
 __global__ void scale_matrix(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   const int64_t total = M * N;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = grid_index(); i < total; i += grid_stride()) {
     float* c = C + (i / N) * ldc + i % N;
     *c = beta == 0.0f ? 0.0f : beta * *c;
   }
@@ -174,9 +162,7 @@ void check_args(const char* who, bool trans_a, bool trans_b, int64_t M, int64_t 
 }
 
 void launch_scale(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
-  const int64_t blocks = (M * N + 255) / 256;
-  VLA_LAUNCH(scale_matrix, static_cast<unsigned>(blocks < 65535 * 32 ? blocks : 65535 * 32), 256, 0, M, N, beta, C,
-             ldc);
+  VLA_LAUNCH(scale_matrix, blocks_for(M * N, 256), 256, 0, M, N, beta, C, ldc);
   VLA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -52,8 +52,10 @@ DeviceState& device_state() {
   if (!state) {
     auto* fresh = new DeviceState;
     VLA_CUBLAS_CHECK(cublasCreate(&fresh->handle));
-    // The legacy default stream, like every kernel here; pointers to alpha/beta are host pointers.
-    VLA_CUBLAS_CHECK(cublasSetStream(fresh->handle, nullptr));
+    // The calling thread's default stream, like every kernel here (vla_cuda is compiled with
+    // --default-stream per-thread, so a CUDA graph can capture a whole act loop, products
+    // included); pointers to alpha/beta are host pointers.
+    VLA_CUBLAS_CHECK(cublasSetStream(fresh->handle, cudaStreamPerThread));
     VLA_CUBLAS_CHECK(cublasSetPointerMode(fresh->handle, CUBLAS_POINTER_MODE_HOST));
     VLA_CUBLAS_CHECK(cublasSetMathMode(fresh->handle, CUBLAS_DEFAULT_MATH));
     state = fresh;

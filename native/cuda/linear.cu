@@ -4,6 +4,7 @@
 
 #include "cuda/cuda_check.h"
 #include "cuda/gemm_cuda.h"
+#include "cuda/kernel_utils.h"
 
 namespace vla::VLA_CUDA_NS {
 
@@ -11,15 +12,10 @@ namespace {
 
 constexpr int kThreads = 256;
 
-inline unsigned blocks_for(int64_t n) {
-  int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 65535 * 32 ? b : 65535 * 32);
-}
-
 // y[i, j] = b[j]: the bias in every row, then the GEMM adds x W^T to it (beta = 1), as on the CPU.
 __global__ void broadcast_rows(const float* __restrict__ b, float* __restrict__ y, int64_t M, int64_t N) {
   const int64_t total = M * N;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = grid_index(); i < total; i += grid_stride())
     y[i] = b[i % N];
 }
 
@@ -47,7 +43,7 @@ __global__ void __launch_bounds__(kSumCols * kSumRows)
 
 // dc[i] += beta * dout[i].
 __global__ void add_scaled(const float* __restrict__ dout, float beta, float* __restrict__ dc, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = grid_index(); i < n; i += grid_stride())
     dc[i] += beta * dout[i];
 }
 
@@ -56,7 +52,7 @@ __global__ void add_scaled(const float* __restrict__ dout, float beta, float* __
 void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t M, int64_t K, int64_t N) {
   if (M <= 0 || N <= 0) return;
   if (b) {
-    VLA_LAUNCH(broadcast_rows, blocks_for(M * N), kThreads, 0, b, y, M, N);
+    VLA_LAUNCH(broadcast_rows, blocks_for(M * N, kThreads), kThreads, 0, b, y, M, N);
     VLA_CUDA_CHECK(cudaGetLastError());
   }
   gemm(false, true, M, N, K, 1.0f, x, K, w, K, b ? 1.0f : 0.0f, y, N);
@@ -90,7 +86,7 @@ void gemm_op_backward(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t 
       gemm(true, trans_a, N, K, M, alpha, dout, N, a, lda, 1.0f, db, K);
   }
   if (dc && M * N > 0) {
-    VLA_LAUNCH(add_scaled, blocks_for(M * N), kThreads, 0, dout, beta, dc, M * N);
+    VLA_LAUNCH(add_scaled, blocks_for(M * N, kThreads), kThreads, 0, dout, beta, dc, M * N);
     VLA_CUDA_CHECK(cudaGetLastError());
   }
 }

@@ -1,6 +1,7 @@
 #include "cuda/dialect.h"
 
 #include "cuda/cuda_check.h"
+#include "cuda/kernel_utils.h"
 #include "cuda/losses_cuda.h"
 
 namespace vla::VLA_CUDA_NS {
@@ -8,28 +9,6 @@ namespace vla::VLA_CUDA_NS {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocksX = 1 << 16;
-constexpr int64_t kMaxBlocksY = 65535;
-
-template <typename T>
-__device__ inline T warp_sum(T v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-// Sum over the block (blockDim.x a multiple of 32; every thread calls it; red: 32 T of shared
-// memory). Every thread gets the same total, summed in a fixed order.
-template <typename T>
-__device__ inline T block_sum(T v, T* red) {
-  v = warp_sum(v);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  v = lane < static_cast<int>(blockDim.x >> 5) ? red[lane] : T(0);
-  v = warp_sum(v);
-  __syncthreads();  // red may be reused
-  return v;
-}
 
 // The residual of either loss: a - b (mse: pred - target), or a - (b - c) (flow matching:
 // v - (eps - actions)).
@@ -73,7 +52,7 @@ __global__ void mse_bwd_kernel(const float* a, const float* b_, const float* c_,
     float coef = dloss * (weights ? weights[b] : 1.0f) / static_cast<float>(B);
     if (dper_sample) coef += dper_sample[b];
     coef *= 2.0f / static_cast<float>(J);
-    for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < J; j += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t j = grid_index(); j < J; j += grid_stride()) {
       const int64_t i = b * J + j;
       const float g = coef * residual<kFlow>(a, b_, c_, i);
       if (ga) ga[i] += g;
@@ -87,7 +66,7 @@ __global__ void interpolate_fwd_kernel(const float* eps, const float* actions, c
                                        int64_t J) {
   for (int64_t b = blockIdx.y; b < B; b += gridDim.y) {
     const float tb = t[b], sb = 1.0f - t[b];
-    for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < J; j += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t j = grid_index(); j < J; j += grid_stride()) {
       const int64_t i = b * J + j;
       x_t[i] = tb * eps[i] + sb * actions[i];
     }
@@ -116,19 +95,10 @@ __global__ void interpolate_bwd_kernel(const float* eps, const float* actions, c
 }
 
 // Threads per block along J: J rounded up to a warp, at most kThreads (short samples do not
-// idle most of a block).
-inline unsigned sample_threads(int64_t J) {
-  const int64_t t = (J + 31) / 32 * 32;
-  return static_cast<unsigned>(t < kThreads ? t : kThreads);
-}
-
-inline dim3 sample_grid(int64_t B, int64_t J) {
-  const int64_t bx = (J + sample_threads(J) - 1) / sample_threads(J);
-  return dim3(static_cast<unsigned>(bx < kMaxBlocksX ? bx : kMaxBlocksX),
-              static_cast<unsigned>(B < kMaxBlocksY ? B : kMaxBlocksY));
-}
-
-inline unsigned sample_blocks(int64_t B) { return static_cast<unsigned>(B < kMaxBlocksX ? B : kMaxBlocksX); }
+// idle most of a block). Samples over blockIdx.y (elementwise) or blockIdx.x (block sums).
+inline int sample_threads(int64_t J) { return threads_for_row(J, kThreads); }
+inline dim3 sample_grid(int64_t B, int64_t J) { return row_grid(B, J, sample_threads(J)); }
+inline unsigned sample_blocks(int64_t B) { return capped(B, kMaxBlocks); }
 
 template <bool kFlow>
 void loss_forward(const float* a, const float* b, const float* c, const float* weights, float* loss,

@@ -1,6 +1,7 @@
 #include "cuda/dialect.h"
 
 #include "cuda/cuda_check.h"
+#include "cuda/kernel_utils.h"
 #include "cuda/rmsnorm_cuda.h"
 
 namespace vla::VLA_CUDA_NS {
@@ -8,51 +9,6 @@ namespace vla::VLA_CUDA_NS {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int64_t kWarpRowMaxC = 512;  // rows up to this width: one warp per row
-constexpr int64_t kMaxBlocks = 1 << 16;  // grid-stride loops cover the rest
-
-__device__ inline float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-// Sum over a row's thread group: the warp, or the whole block (blockDim.x a multiple of 32; every
-// thread of the block calls it; red is 32 floats of shared memory). Every thread gets the same
-// total (xor butterflies), summed in a fixed order.
-template <bool kBlock>
-__device__ inline float group_sum(float v, float* red) {
-  v = warp_sum(v);
-  if (kBlock) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) red[warp] = v;
-    __syncthreads();
-    v = lane < static_cast<int>(blockDim.x >> 5) ? red[lane] : 0.0f;
-    v = warp_sum(v);
-    __syncthreads();  // red may be reused
-  }
-  return v;
-}
-
-// The rows a thread group handles: kBlock, one row per block; else one row per warp.
-template <bool kBlock>
-struct RowGroup {
-  int lane, width;
-  int64_t first, stride;
-  __device__ RowGroup() {
-    if (kBlock) {
-      lane = threadIdx.x;
-      width = blockDim.x;
-      first = blockIdx.x;
-      stride = gridDim.x;
-    } else {
-      const int64_t warps = blockDim.x >> 5;
-      lane = threadIdx.x & 31;
-      width = 32;
-      first = blockIdx.x * warps + (threadIdx.x >> 5);
-      stride = gridDim.x * warps;
-    }
-  }
-};
 
 template <bool kBlock>
 __global__ void rms_fwd_kernel(const float* x, const float* w, float eps, float* y, float* rstd, int64_t M,
@@ -112,17 +68,11 @@ __global__ void rms_bwd_dw_kernel(const float* dy, const float* x, const float* 
   }
 }
 
-inline unsigned row_blocks(int64_t M, int64_t C) {
-  const int64_t rows_per_block = C <= kWarpRowMaxC ? kThreads / 32 : 1;
-  const int64_t b = (M + rows_per_block - 1) / rows_per_block;
-  return static_cast<unsigned>(b < kMaxBlocks ? b : kMaxBlocks);
-}
-
 template <int kCols>
 void launch_dw(const float* dy, const float* x, const float* rstd, float* dw, int64_t M, int64_t C) {
   const int64_t tiles = (C + kCols - 1) / kCols;
   auto k = rms_bwd_dw_kernel<kCols>;
-  VLA_LAUNCH(k, static_cast<unsigned>(tiles < kMaxBlocks ? tiles : kMaxBlocks), kThreads, 0, dy, x, rstd, dw, M, C);
+  VLA_LAUNCH(k, capped(tiles, kMaxBlocks), kThreads, 0, dy, x, rstd, dw, M, C);
   VLA_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -130,16 +80,16 @@ void launch_dw(const float* dy, const float* x, const float* rstd, float* dw, in
 
 void rmsnorm_forward(const float* x, const float* w, float eps, float* y, float* rstd, int64_t M, int64_t C) {
   if (M <= 0) return;
-  auto k = C <= kWarpRowMaxC ? rms_fwd_kernel<false> : rms_fwd_kernel<true>;
-  VLA_LAUNCH(k, row_blocks(M, C), kThreads, 0, x, w, eps, y, rstd, M, C);
+  auto k = C <= kWarpRowMax ? rms_fwd_kernel<false> : rms_fwd_kernel<true>;
+  VLA_LAUNCH(k, row_group_blocks(M, C, kThreads), kThreads, 0, x, w, eps, y, rstd, M, C);
   VLA_CUDA_CHECK(cudaGetLastError());
 }
 
 void rmsnorm_backward(const float* dy, const float* x, const float* w, const float* rstd, float* dx, float* dw,
                       int64_t M, int64_t C) {
   if (M <= 0 || C <= 0) return;
-  auto k = C <= kWarpRowMaxC ? rms_bwd_dx_kernel<false> : rms_bwd_dx_kernel<true>;
-  VLA_LAUNCH(k, row_blocks(M, C), kThreads, 0, dy, x, w, rstd, dx, M, C);
+  auto k = C <= kWarpRowMax ? rms_bwd_dx_kernel<false> : rms_bwd_dx_kernel<true>;
+  VLA_LAUNCH(k, row_group_blocks(M, C, kThreads), kThreads, 0, dy, x, w, rstd, dx, M, C);
   VLA_CUDA_CHECK(cudaGetLastError());
   // The widest column tile (longer contiguous loads per warp) that still gives >= 128 blocks;
   // narrow C takes 8-column tiles (one 32-byte sector per row).

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cuda/cuda_check.h"
+#include "cuda/kernel_utils.h"
 #include "cuda/rope_cuda.h"
 
 namespace vla::VLA_CUDA_NS {
@@ -10,7 +11,6 @@ namespace vla::VLA_CUDA_NS {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 1 << 16;  // grid-stride loops cover the rest
 
 // Rotates every (row, head) of `in` by its position's angles into `out` (direction +1 forward,
 // -1 backward; accumulate adds instead of writing). log2_step = -2 log2(theta) / D, so that
@@ -19,8 +19,7 @@ __global__ void rope_kernel(const float* in, const int32_t* positions, double lo
                             int64_t S, int64_t H, int64_t D, bool per_batch, float direction, bool accumulate) {
   const int64_t half = D / 2;
   const int64_t total = rows * half;
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
-       idx += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t idx = grid_index(); idx < total; idx += grid_stride()) {
     const int64_t r = idx / half, i = idx % half;
     const int32_t pos = positions[per_batch ? r : r % S];
     const double angle = static_cast<double>(pos) * exp2(static_cast<double>(i) * log2_step);
@@ -47,9 +46,8 @@ void rotate(const float* in, const int32_t* positions, double theta, float* out,
   const int64_t rows = s.B * s.S, half = s.D / 2;
   if (rows <= 0 || s.H <= 0 || half <= 0) return;
   const double log2_step = -2.0 * std::log2(theta) / static_cast<double>(s.D);
-  const int64_t blocks = (rows * half + kThreads - 1) / kThreads;
-  VLA_LAUNCH(rope_kernel, static_cast<unsigned>(blocks < kMaxBlocks ? blocks : kMaxBlocks), kThreads, 0, in,
-             positions, log2_step, out, rows, s.S, s.H, s.D, s.positions_per_batch, direction, accumulate);
+  VLA_LAUNCH(rope_kernel, blocks_for(rows * half, kThreads), kThreads, 0, in, positions, log2_step, out, rows, s.S,
+             s.H, s.D, s.positions_per_batch, direction, accumulate);
   VLA_CUDA_CHECK(cudaGetLastError());
 }
 

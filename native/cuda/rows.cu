@@ -1,5 +1,6 @@
 #include "cuda/cuda_check.h"
 #include "cuda/dialect.h"
+#include "cuda/kernel_utils.h"
 #include "cuda/rows_cuda.h"
 
 namespace vla::VLA_CUDA_NS {
@@ -12,7 +13,7 @@ constexpr int kThreads = 256;
 __global__ void copy_strided_kernel(float* dst, int64_t dst_stride, const float* src, int64_t src_stride, int64_t B,
                                     int64_t n, bool accumulate) {
   for (int64_t b = blockIdx.y; b < B; b += gridDim.y)
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t i = grid_index(); i < n; i += grid_stride()) {
       float v = src[b * src_stride + i];
       if (accumulate) dst[b * dst_stride + i] += v;
       else dst[b * dst_stride + i] = v;
@@ -21,14 +22,11 @@ __global__ void copy_strided_kernel(float* dst, int64_t dst_stride, const float*
 
 __global__ void fill_strided_kernel(float* dst, int64_t stride, int64_t B, int64_t n, float value) {
   for (int64_t b = blockIdx.y; b < B; b += gridDim.y)
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    for (int64_t i = grid_index(); i < n; i += grid_stride())
       dst[b * stride + i] = value;
 }
 
-dim3 grid_for(int64_t B, int64_t n) {
-  int64_t x = (n + kThreads - 1) / kThreads;
-  return dim3(static_cast<unsigned>(x < 4096 ? x : 4096), static_cast<unsigned>(B < 65535 ? B : 65535));
-}
+dim3 grid_for(int64_t B, int64_t n) { return row_grid(B, n, kThreads, 4096); }
 
 }  // namespace
 
