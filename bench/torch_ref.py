@@ -412,9 +412,12 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Ten
 class TorchPolicy:
     """The vla-ttt policy in PyTorch: parameters by checkpoint name, in one dtype."""
 
-    def __init__(self, cfg: ModelConfig, tensors: dict[str, np.ndarray], dtype: torch.dtype, vocab: Optional[list[str]] = None):
+    def __init__(
+        self, cfg: ModelConfig, tensors: dict[str, np.ndarray], dtype: torch.dtype, vocab: Optional[list[str]] = None, device: str | torch.device = "cpu"
+    ):
         self.cfg = cfg
         self.dtype = dtype
+        self.device = torch.device(device)  # weights and every tensor made here; inputs must be on it too
         self.vocab = vocab
         self.table = parameter_table(cfg)
         self.group_of = {name: group for name, _, group in self.table}
@@ -428,20 +431,20 @@ class TorchPolicy:
             a = tensors[name]
             if tuple(a.shape) != shape:
                 raise ValueError(f"checkpoint: tensor '{name}' has shape {list(a.shape)}, expected {list(shape)}")
-            self.params[name] = torch.from_numpy(np.array(a, dtype=np.float64)).to(dtype).contiguous()
+            self.params[name] = torch.from_numpy(np.array(a, dtype=np.float64)).to(device=self.device, dtype=dtype).contiguous()
         self.set_trainable(set())
         self.layers = {e: [self._layer(e, l) for l in range(cfg.depth)] for e in self._experts()}
         self.scale = 1.0 / math.sqrt(cfg.head_dim)
 
     @staticmethod
-    def load(path: str, dtype: torch.dtype) -> "TorchPolicy":
+    def load(path: str, dtype: torch.dtype, device: str | torch.device = "cpu") -> "TorchPolicy":
         """Loads a checkpoint written by Policy.save (docs/weights.md)."""
         tensors, meta = read_safetensors(path)
         if meta.get("format") != "vla-ttt-policy" or meta.get("format_version") != "1":
             raise ValueError(f"{path}: not a vla-ttt policy checkpoint of format version 1")
         cfg = ModelConfig.from_json(json.loads(meta["config"]))
         vocab = json.loads(meta["vocab"]) if "vocab" in meta else None
-        return TorchPolicy(cfg, tensors, dtype, vocab)
+        return TorchPolicy(cfg, tensors, dtype, vocab, device)
 
     def _experts(self) -> list[str]:
         return ["backbone", "action"] + (["state"] if self.cfg.use_state_expert else [])
@@ -475,14 +478,14 @@ class TorchPolicy:
         B = text.shape[0]
         if seg == OBS:
             text_pos = P + torch.cumsum(valid, dim=1) - 1
-            return torch.cat([torch.arange(P, dtype=torch.int64).expand(B, P), text_pos], dim=1)
+            return torch.cat([torch.arange(P, dtype=torch.int64, device=self.device).expand(B, P), text_pos], dim=1)
         start = P + valid.sum(dim=1) + (c.prompt_len if seg in (ACTION, STATE) else 0)
-        return start[:, None] + torch.arange(self.segment_len(seg), dtype=torch.int64)
+        return start[:, None] + torch.arange(self.segment_len(seg), dtype=torch.int64, device=self.device)
 
     def rope_tables(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """cos/sin of pos * theta^(-2i/D), computed in float64 (as native) and cast: [B, T, 1, D/2]."""
         D = self.cfg.head_dim
-        inv_freq = torch.tensor([self.cfg.rope_theta ** (-2.0 * i / D) for i in range(D // 2)], dtype=torch.float64)
+        inv_freq = torch.tensor([self.cfg.rope_theta ** (-2.0 * i / D) for i in range(D // 2)], dtype=torch.float64, device=self.device)
         angle = positions.to(torch.float64)[..., None] * inv_freq
         return torch.cos(angle).to(self.dtype)[:, :, None, :], torch.sin(angle).to(self.dtype)[:, :, None, :]
 
@@ -491,12 +494,12 @@ class TorchPolicy:
         B = text.shape[0]
         n = self.segment_len(key)
         if key not in ATTENDS[query]:
-            return torch.zeros(B, n, dtype=torch.bool)
+            return torch.zeros(B, n, dtype=torch.bool, device=self.device)
         if key == OBS:  # padding tokens of the instruction are never attended
-            return torch.cat([torch.ones(B, self.cfg.num_patches, dtype=torch.bool), text != 0], dim=1)
+            return torch.cat([torch.ones(B, self.cfg.num_patches, dtype=torch.bool, device=self.device), text != 0], dim=1)
         if key == PROMPT and query == ACTION and drop_prompt is not None:
             return (~drop_prompt)[:, None].expand(B, n)
-        return torch.ones(B, n, dtype=torch.bool)
+        return torch.ones(B, n, dtype=torch.bool, device=self.device)
 
     def mask_bias(self, query_parts: tuple[str, ...], key_parts: list[str], text: torch.Tensor, drop_prompt: Optional[torch.Tensor]) -> torch.Tensor:
         """Additive mask [B, 1, Tq|1, Tk] of query rows (base segments `query_parts`) over keys."""
@@ -505,7 +508,7 @@ class TorchPolicy:
             allowed = torch.cat([self.allowed_keys(qp, kp, text, drop_prompt) for kp in key_parts], dim=1)
             rows.append(allowed[:, None, :].expand(-1, self.segment_len(qp) if len(query_parts) > 1 else 1, -1))
         allowed = torch.cat(rows, dim=1)
-        bias = torch.zeros(allowed.shape, dtype=self.dtype).masked_fill_(~allowed, float("-inf"))
+        bias = torch.zeros(allowed.shape, dtype=self.dtype, device=self.device).masked_fill_(~allowed, float("-inf"))
         return bias[:, None]
 
     # ---- embeddings and heads ----------------------------------------------------------------------
@@ -529,7 +532,7 @@ class TorchPolicy:
         """[B, width] = [sin | cos](2 pi t / period), periods min * (max/min)^(i / (w/2 - 1)) (pi0)."""
         c = self.cfg
         half = width // 2
-        frac = torch.arange(half, dtype=torch.float64) / (half - 1) if half > 1 else torch.zeros(half, dtype=torch.float64)
+        frac = torch.arange(half, dtype=torch.float64, device=self.device) / (half - 1) if half > 1 else torch.zeros(half, dtype=torch.float64, device=self.device)
         period = c.time_min_period * (c.time_max_period / c.time_min_period) ** frac
         arg = 2.0 * math.pi * t.to(torch.float64)[:, None] / period
         return torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1).to(self.dtype)
@@ -651,11 +654,11 @@ class TorchPolicy:
             act_keys = [("prefix", prefix.parts, True), (ACTION, (ACTION,), True)]
             # Positions and mask do not change across steps: one segment, new rows each step.
             seg = self._segment(ACTION, (ACTION,), cond[:, None, :], obs.text, act_keys, drop_prompt, tail=True)
-            x = noise.to(self.dtype).clone()
+            x = noise.to(device=self.device, dtype=self.dtype).clone()
             dt = float(np_dtype(-1) / np_dtype(steps))  # rounded as native rounds it (T arithmetic)
             for k in range(steps):
                 t_k = float(np_dtype(1) - np_dtype(k) / np_dtype(steps))
-                t = torch.full((obs.batch,), t_k, dtype=self.dtype)
+                t = torch.full((obs.batch,), t_k, dtype=self.dtype, device=self.device)
                 seg.x = self._action_input(obs, cond, x, t)
                 out, _ = self.run_layers([seg], cache=cache)
                 x = x + dt * self.head_out("action", out[ACTION][:, 1:])
@@ -702,7 +705,7 @@ class TorchPolicy:
             segs.append(self._segment(STATE, (STATE,), self.head_embed("state", xs_t[:, None, :], f.state_time), text, keys_of(STATE), drop, tail=True))
         out, _ = self.run_layers(segs)
 
-        total = torch.zeros((), dtype=self.dtype)
+        total = torch.zeros((), dtype=self.dtype, device=self.device)
         la = ls = pa = pst = None
         if action_loss:
             v = self.head_out("action", out[ACTION][:, 1:])
@@ -735,7 +738,7 @@ class TorchPolicy:
         if prompt.grad is None:
             prompt.grad = torch.zeros_like(prompt)
         grad_norm = float(torch.linalg.vector_norm(prompt.grad.to(torch.float64)))
-        present = torch.zeros(self.cfg.num_embodiments, dtype=torch.bool)
+        present = torch.zeros(self.cfg.num_embodiments, dtype=torch.bool, device=self.device)
         present[obs.embodiment] = True
         absent = (~present).nonzero().flatten()
         saved = None
