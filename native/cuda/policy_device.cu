@@ -51,6 +51,54 @@ struct DeviceHead {
   }
 };
 
+// A batch's observation inputs on the device and the embedding's intermediate rows.
+struct DeviceObservations {
+  uint8_t* images = nullptr;      // [B, frames, S, S, 3]
+  int32_t* text = nullptr;        // [B, L]
+  int32_t* embodiment = nullptr;  // [B]
+  float* state = nullptr;         // [B, state_dim]
+  float *patches = nullptr, *patch_rows = nullptr, *text_rows = nullptr;
+
+  void carve_from(Arena& a, const ModelConfig& c, int64_t B) {
+    const int64_t P = c.num_patches(), wb = c.backbone.width;
+    images = carve<uint8_t>(a, B * c.frames * c.image_size * c.image_size * 3, "images");
+    text = carve<int32_t>(a, B * c.max_text_len, "text");
+    embodiment = carve<int32_t>(a, B, "embodiment");
+    state = carve<float>(a, B * c.state_dim, "state");
+    patches = carve<float>(a, B * P * c.patch_dim(), "patches");
+    patch_rows = carve<float>(a, B * P * wb, "patch_rows");
+    text_rows = carve<float>(a, B * c.max_text_len * wb, "text_rows");
+  }
+
+  void upload(const ObsBatch<float>& o, const ModelConfig& c) {
+    const int64_t B = o.B;
+    copy_to_device(images, o.images, static_cast<size_t>(B * c.frames * c.image_size * c.image_size * 3));
+    copy_to_device(text, o.text, static_cast<size_t>(B * c.max_text_len) * sizeof(int32_t));
+    copy_to_device(embodiment, o.embodiment, static_cast<size_t>(B) * sizeof(int32_t));
+    copy_to_device(state, o.state, static_cast<size_t>(B * c.state_dim) * sizeof(float));
+  }
+};
+
+// Carves a workspace's buffers from one device allocation, sized by a planning pass.
+template <typename W>
+void place(W& ws, const ModelConfig& c) {
+  Arena plan = Arena::planning();
+  ws.carve_all(plan, c);
+  ws.memory = DeviceBuffer(static_cast<size_t>(plan.used()));
+  ws.arena = Arena::over(ws.memory.data(), plan.used());
+  ws.carve_all(ws.arena, c);
+}
+
+// The backward's scratch arena of a workspace, sized for its active segments.
+template <typename W>
+void place_scratch(W& ws, const ModelConfig& c, const std::vector<SegmentActs<float>*>& active) {
+  Arena plan = Arena::planning();
+  BackwardScratch<float> sizes;
+  allocate_backward_scratch(plan, c, ws.B, ws.keys.total(), active, &sizes);
+  ws.scratch_memory = DeviceBuffer(static_cast<size_t>(plan.used()));
+  ws.scratch = Arena::over(ws.scratch_memory.data(), plan.used());
+}
+
 // emb = time_mlp_out(swish(time_mlp_in([in_proj(x_t) | features(t)]))); t [B] on the device.
 void head_input_forward(const ModelConfig& c, const FlowHeadView<float>& p, DeviceHead& h, const float* t,
                         int64_t per_sample) {
@@ -120,6 +168,9 @@ using policy_detail::carve;
 using policy_detail::DeviceHead;
 using policy_detail::HeadGrads;
 using policy_detail::zero;
+using policy_detail::DeviceObservations;
+using policy_detail::place;
+using policy_detail::place_scratch;
 
 struct DevicePolicy::Workspace {
   int64_t B = 0;
@@ -129,10 +180,9 @@ struct DevicePolicy::Workspace {
   KvCache<float> kv;
   SegmentActs<float> obs, prompt, action;
   DeviceHead head;
-  float *patches = nullptr, *patch_rows = nullptr, *text_rows = nullptr, *cond = nullptr, *state = nullptr;
+  DeviceObservations in;
+  float* cond = nullptr;
   float* times = nullptr;  // [steps, B]: t of each Euler step for every sample
-  uint8_t* images = nullptr;
-  int32_t *text = nullptr, *embodiment = nullptr;
 #if !defined(VLA_CUDA_EMULATION)
   cudaGraphExec_t steps_graph = nullptr;  // the denoising loop, captured for this workspace's buffers
 #endif
@@ -148,21 +198,15 @@ struct DevicePolicy::Workspace {
   }
 
   void carve_all(Arena& a, const ModelConfig& c) {
-    const int64_t Tk = keys.total(), P = c.num_patches();
+    const int64_t Tk = keys.total();
     allocate_kv(a, c, B, Tk, &kv);
     allocate_segment(a, c, B, Tk, Seg::kObs, false, false, &obs);
     if (c.use_prompt) allocate_segment(a, c, B, Tk, Seg::kPrompt, false, false, &prompt);
     allocate_segment(a, c, B, Tk, Seg::kAction, false, true, &action);
     head.carve_from(a, B * c.horizon, c.action.width, c.action_dim);
-    patches = carve<float>(a, B * P * c.patch_dim(), "patches");
-    patch_rows = carve<float>(a, B * P * c.backbone.width, "patch_rows");
-    text_rows = carve<float>(a, B * c.max_text_len * c.backbone.width, "text_rows");
+    in.carve_from(a, c, B);
     cond = carve<float>(a, B * c.action.width, "cond");
-    state = carve<float>(a, B * c.state_dim, "state");
     times = carve<float>(a, c.sample_steps * B, "times");
-    images = carve<uint8_t>(a, B * c.frames * c.image_size * c.image_size * 3, "images");
-    text = carve<int32_t>(a, B * c.max_text_len, "text");
-    embodiment = carve<int32_t>(a, B, "embodiment");
   }
 };
 
@@ -175,28 +219,23 @@ struct DevicePolicy::PromptWorkspace {
   KvCache<float> kv;
   SegmentActs<float> obs, prompt, state;
   DeviceHead head;
-  float *patches = nullptr, *patch_rows = nullptr, *text_rows = nullptr, *state_in = nullptr;
+  DeviceObservations in;
   float *state_noise = nullptr, *state_time = nullptr, *loss = nullptr, *per_sample = nullptr;
   float *dv = nullptr, *dnorm = nullptr, *dfin = nullptr, *dw_unused = nullptr;
   float *dx0_prompt = nullptr, *dx0_state = nullptr, *dprompt = nullptr;
-  uint8_t* images = nullptr;
-  int32_t *text = nullptr, *embodiment = nullptr;
 
   PromptWorkspace(const ModelConfig& c, int64_t batch)
       : B(batch), keys(c, {Seg::kObs, Seg::kPrompt, Seg::kState}), arena(Arena::planning()), scratch(Arena::planning()) {}
 
   void carve_all(Arena& a, const ModelConfig& c) {
-    const int64_t Tk = keys.total(), P = c.num_patches(), ws = c.state.width, wb = c.backbone.width;
+    const int64_t Tk = keys.total(), ws = c.state.width, wb = c.backbone.width;
     const int64_t K = c.num_prompt_tokens;
     allocate_kv(a, c, B, Tk, &kv);
     allocate_segment(a, c, B, Tk, Seg::kObs, false, false, &obs);
     allocate_segment(a, c, B, Tk, Seg::kPrompt, true, false, &prompt);
     allocate_segment(a, c, B, Tk, Seg::kState, true, true, &state);
     head.carve_from(a, B, ws, c.state_dim);
-    patches = carve<float>(a, B * P * c.patch_dim(), "patches");
-    patch_rows = carve<float>(a, B * P * wb, "patch_rows");
-    text_rows = carve<float>(a, B * c.max_text_len * wb, "text_rows");
-    state_in = carve<float>(a, B * c.state_dim, "state");
+    in.carve_from(a, c, B);
     state_noise = carve<float>(a, B * c.state_dim, "state_noise");
     state_time = carve<float>(a, B, "state_time");
     loss = carve<float>(a, 1, "loss");
@@ -208,9 +247,6 @@ struct DevicePolicy::PromptWorkspace {
     dx0_prompt = carve<float>(a, B * K * wb, "dx0_prompt");
     dx0_state = carve<float>(a, B * ws, "dx0_state");
     dprompt = carve<float>(a, c.num_embodiments * K * wb, "dprompt");
-    images = carve<uint8_t>(a, B * c.frames * c.image_size * c.image_size * 3, "images");
-    text = carve<int32_t>(a, B * c.max_text_len, "text");
-    embodiment = carve<int32_t>(a, B, "embodiment");
   }
 };
 
@@ -224,14 +260,13 @@ struct DevicePolicy::TrainWorkspace {
   SegmentActs<float> obs, prompt, action, state;
   DeviceHead ahead, shead;
   HeadGrads agrad, sgrad;
-  float *patches = nullptr, *patch_rows = nullptr, *text_rows = nullptr, *cond = nullptr, *state_in = nullptr;
+  DeviceObservations in;
+  float* cond = nullptr;
   float *actions = nullptr, *action_noise = nullptr, *action_time = nullptr, *action_weights = nullptr;
   float *state_noise = nullptr, *state_time = nullptr, *loss = nullptr, *per_action = nullptr, *per_state = nullptr;
   float *action_dout = nullptr, *dx0_obs = nullptr, *dx0_prompt = nullptr, *dx0_action = nullptr, *dx0_state = nullptr;
   float *dcond = nullptr, *demb = nullptr, *dpatch = nullptr, *dtext = nullptr;
   int32_t* embedding_scratch = nullptr;
-  uint8_t* images = nullptr;
-  int32_t *text = nullptr, *embodiment = nullptr;
 
   TrainWorkspace(const ModelConfig& c, int64_t batch, std::vector<Seg> layout)
       : B(batch), keys(c, std::move(layout)), arena(Arena::planning()), scratch(Arena::planning()) {}
@@ -248,11 +283,8 @@ struct DevicePolicy::TrainWorkspace {
     agrad.carve_from(a, B * H, wa, A);
     shead.carve_from(a, B, wst, SD);
     sgrad.carve_from(a, B, wst, SD);
-    patches = carve<float>(a, B * P * c.patch_dim(), "patches");
-    patch_rows = carve<float>(a, B * P * wb, "patch_rows");
-    text_rows = carve<float>(a, B * L * wb, "text_rows");
+    in.carve_from(a, c, B);
     cond = carve<float>(a, B * wa, "cond");
-    state_in = carve<float>(a, B * SD, "state");
     actions = carve<float>(a, B * H * A, "actions");
     action_noise = carve<float>(a, B * H * A, "action_noise");
     action_time = carve<float>(a, B, "action_time");
@@ -272,9 +304,6 @@ struct DevicePolicy::TrainWorkspace {
     dpatch = carve<float>(a, B * P * wb, "dpatch");
     dtext = carve<float>(a, B * L * wb, "dtext");
     embedding_scratch = carve<int32_t>(a, embedding_backward_scratch_ints(B * L), "embedding_scratch");
-    images = carve<uint8_t>(a, B * c.frames * c.image_size * c.image_size * 3, "images");
-    text = carve<int32_t>(a, B * L, "text");
-    embodiment = carve<int32_t>(a, B, "embodiment");
   }
 
   std::vector<SegmentActs<float>*> active(const ModelConfig& c) {
@@ -321,30 +350,21 @@ void DevicePolicy::upload_layout(const KeyLayout& keys, Seg s, SegmentActs<float
   copy_to_device(sa.positions, pos_host_.data(), pos_host_.size() * sizeof(int32_t));
 }
 
-void DevicePolicy::embed_observations(int64_t B, const uint8_t* images_dev, const int32_t* text_dev, float* patches,
-                                      float* patch_rows, float* text_rows, float* x0) {
+void DevicePolicy::embed_observations(int64_t B, const DeviceObservations& in, float* x0) {
   const ModelConfig& c = cfg_;
   const int64_t P = c.num_patches(), L = c.max_text_len, wb = c.backbone.width;
   ParamsView<float> p = layout_.view(params_.as<float>());
-  patchify(images_dev, patches, B, c.frames, c.image_size, c.patch_size);
-  linear_forward(patches, p.patch_w, p.patch_b, patch_rows, B * P, c.patch_dim(), wb);
-  embedding_forward(text_dev, p.text, text_rows, B * L, c.vocab_size, wb);
-  assemble_observation_rows(patch_rows, p.pos, text_rows, x0, B, P, L, wb);
+  patchify(in.images, in.patches, B, c.frames, c.image_size, c.patch_size);
+  linear_forward(in.patches, p.patch_w, p.patch_b, in.patch_rows, B * P, c.patch_dim(), wb);
+  embedding_forward(in.text, p.text, in.text_rows, B * L, c.vocab_size, wb);
+  assemble_observation_rows(in.patch_rows, p.pos, in.text_rows, x0, B, P, L, wb);
 }
 
 DevicePolicy::PromptWorkspace& DevicePolicy::prompt_workspace(int64_t B) {
   if (pws_ && pws_->B == B) return *pws_;
   auto ws = std::make_unique<PromptWorkspace>(cfg_, B);
-  Arena plan = Arena::planning();
-  ws->carve_all(plan, cfg_);
-  ws->memory = DeviceBuffer(static_cast<size_t>(plan.used()));
-  ws->arena = Arena::over(ws->memory.data(), plan.used());
-  ws->carve_all(ws->arena, cfg_);
-  Arena scratch_plan = Arena::planning();
-  BackwardScratch<float> sizes;
-  allocate_backward_scratch(scratch_plan, cfg_, B, ws->keys.total(), {&ws->prompt, &ws->state}, &sizes);
-  ws->scratch_memory = DeviceBuffer(static_cast<size_t>(scratch_plan.used()));
-  ws->scratch = Arena::over(ws->scratch_memory.data(), scratch_plan.used());
+  place(*ws, cfg_);
+  place_scratch(*ws, cfg_, {&ws->prompt, &ws->state});
   pws_ = std::move(ws);
   return *pws_;
 }
@@ -375,20 +395,17 @@ StepResult DevicePolicy::prompt_step(const ObsBatch<float>& o, const FlowTargets
   ParamsView<float> p = layout_.view(params_.as<float>());
   SampleTokens tokens{o.text, nullptr};
 
-  copy_to_device(ws.images, o.images, static_cast<size_t>(B * c.frames * c.image_size * c.image_size * 3));
-  copy_to_device(ws.text, o.text, static_cast<size_t>(B * c.max_text_len) * sizeof(int32_t));
-  copy_to_device(ws.embodiment, o.embodiment, static_cast<size_t>(B) * sizeof(int32_t));
-  copy_to_device(ws.state_in, o.state, static_cast<size_t>(B * SD) * sizeof(float));
+  ws.in.upload(o, c);
   copy_to_device(ws.state_noise, f.state_noise, static_cast<size_t>(B * SD) * sizeof(float));
   copy_to_device(ws.state_time, f.state_time, static_cast<size_t>(B) * sizeof(float));
 
   // Forward: observation rows (no backward), then prompt and state rows (saved).
-  embed_observations(B, ws.images, ws.text, ws.patches, ws.patch_rows, ws.text_rows, ws.obs.x[0]);
+  embed_observations(B, ws.in, ws.obs.x[0]);
   upload_layout(ws.keys, Seg::kObs, ws.obs, tokens, B);
-  gather_prompt_rows(p.prompt, ws.embodiment, ws.prompt.x[0], B, K, wb);
+  gather_prompt_rows(p.prompt, ws.in.embodiment, ws.prompt.x[0], B, K, wb);
   upload_layout(ws.keys, Seg::kPrompt, ws.prompt, tokens, B);
   DeviceHead& h = ws.head;
-  flow_interpolate_forward(ws.state_noise, ws.state_in, ws.state_time, h.x_t, B, SD);
+  flow_interpolate_forward(ws.state_noise, ws.in.state, ws.state_time, h.x_t, B, SD);
   head_input_forward(c, p.state_head, h, ws.state_time, 1);
   copy_strided(ws.state.x[0], 0, h.emb, 0, 1, B * ws_w, false);
   upload_layout(ws.keys, Seg::kState, ws.state, tokens, B);
@@ -396,12 +413,12 @@ StepResult DevicePolicy::prompt_step(const ObsBatch<float>& o, const FlowTargets
   mot_forward(c, p, B, ws.keys, ws.kv, {&ws.prompt, &ws.state});
   copy_strided(h.fin, 0, ws.state.x[c.depth], 0, 1, B * ws_w, false);
   head_output_forward(c, p.state_head, h);
-  flow_matching_loss_forward(h.v, ws.state_noise, ws.state_in, nullptr, ws.loss, ws.per_sample, B, SD);
+  flow_matching_loss_forward(h.v, ws.state_noise, ws.in.state, nullptr, ws.loss, ws.per_sample, B, SD);
 
   // Backward to the prompt: the state head's output layers, the stack (no weight gradients:
   // the routing lets the state loss reach the prompt only), the prompt rows' embeddings.
   VLA_CUDA_CHECK(cudaMemsetAsync(ws.dv, 0, static_cast<size_t>(B * SD) * sizeof(float)));
-  flow_matching_loss_backward(h.v, ws.state_noise, ws.state_in, nullptr, 1.0f, nullptr, ws.dv, nullptr, nullptr, B, SD);
+  flow_matching_loss_backward(h.v, ws.state_noise, ws.in.state, nullptr, 1.0f, nullptr, ws.dv, nullptr, nullptr, B, SD);
   VLA_CUDA_CHECK(cudaMemsetAsync(ws.dnorm, 0, static_cast<size_t>(B * ws_w) * sizeof(float)));
   linear_backward(ws.dv, h.fin_norm, p.state_head.out_w, ws.dnorm, nullptr, nullptr, B, ws_w, SD);
   VLA_CUDA_CHECK(cudaMemsetAsync(ws.dfin, 0, static_cast<size_t>(B * ws_w) * sizeof(float)));
@@ -419,7 +436,7 @@ StepResult DevicePolicy::prompt_step(const ObsBatch<float>& o, const FlowTargets
   // layout, so the weights' own view serves (nothing is written there).
   mot_backward(c, p, p, B, ws.keys, ws.kv, {&ws.prompt, &ws.state}, grads, GradientRouting{}, ws.scratch);
   VLA_CUDA_CHECK(cudaMemsetAsync(ws.dprompt, 0, static_cast<size_t>(E * block) * sizeof(float)));
-  scatter_prompt_rows(ws.dx0_prompt, ws.embodiment, ws.dprompt, B, E, K, wb);
+  scatter_prompt_rows(ws.dx0_prompt, ws.in.embodiment, ws.dprompt, B, E, K, wb);
 
   // The gradient's norm over the blocks in use, the clip and the finite check on the host (as
   // Policy::clip_and_update), then AdamW on the device over those blocks only.
@@ -472,16 +489,8 @@ DevicePolicy::TrainWorkspace& DevicePolicy::train_workspace(int64_t B) {
   layout.push_back(Seg::kAction);
   if (cfg_.use_state_expert) layout.push_back(Seg::kState);
   auto ws = std::make_unique<TrainWorkspace>(cfg_, B, layout);
-  Arena plan = Arena::planning();
-  ws->carve_all(plan, cfg_);
-  ws->memory = DeviceBuffer(static_cast<size_t>(plan.used()));
-  ws->arena = Arena::over(ws->memory.data(), plan.used());
-  ws->carve_all(ws->arena, cfg_);
-  Arena scratch_plan = Arena::planning();
-  BackwardScratch<float> sizes;
-  allocate_backward_scratch(scratch_plan, cfg_, B, ws->keys.total(), ws->active(cfg_), &sizes);
-  ws->scratch_memory = DeviceBuffer(static_cast<size_t>(scratch_plan.used()));
-  ws->scratch = Arena::over(ws->scratch_memory.data(), scratch_plan.used());
+  place(*ws, cfg_);
+  place_scratch(*ws, cfg_, ws->active(cfg_));
   tws_ = std::move(ws);
   return *tws_;
 }
@@ -519,10 +528,7 @@ StepResult DevicePolicy::train_step(const ObsBatch<float>& o, const FlowTargets<
   zero(grads_.as<float>(), n);
   SampleTokens tokens{o.text, f.drop_prompt};
 
-  copy_to_device(ws.images, o.images, static_cast<size_t>(B * c.frames * c.image_size * c.image_size * 3));
-  copy_to_device(ws.text, o.text, static_cast<size_t>(B * L) * sizeof(int32_t));
-  copy_to_device(ws.embodiment, o.embodiment, static_cast<size_t>(B) * sizeof(int32_t));
-  copy_to_device(ws.state_in, o.state, static_cast<size_t>(B * SD) * sizeof(float));
+  ws.in.upload(o, c);
   copy_to_device(ws.actions, f.actions, static_cast<size_t>(B * H * A) * sizeof(float));
   copy_to_device(ws.action_noise, f.action_noise, static_cast<size_t>(B * H * A) * sizeof(float));
   copy_to_device(ws.action_time, f.action_time, static_cast<size_t>(B) * sizeof(float));
@@ -533,15 +539,15 @@ StepResult DevicePolicy::train_step(const ObsBatch<float>& o, const FlowTargets<
   }
 
   // Forward, one pass over every segment (policy.cc's loss_and_grads with every group trained).
-  embed_observations(B, ws.images, ws.text, ws.patches, ws.patch_rows, ws.text_rows, ws.obs.x[0]);
+  embed_observations(B, ws.in, ws.obs.x[0]);
   upload_layout(ws.keys, Seg::kObs, ws.obs, tokens, B);
   if (c.use_prompt) {
-    gather_prompt_rows(p.prompt, ws.embodiment, ws.prompt.x[0], B, c.num_prompt_tokens, wb);
+    gather_prompt_rows(p.prompt, ws.in.embodiment, ws.prompt.x[0], B, c.num_prompt_tokens, wb);
     upload_layout(ws.keys, Seg::kPrompt, ws.prompt, tokens, B);
   }
   flow_interpolate_forward(ws.action_noise, ws.actions, ws.action_time, ws.ahead.x_t, B, H * A);
   if (c.action_sees_state) {
-    linear_forward(ws.state_in, p.action_head.cond_w, p.action_head.cond_b, ws.cond, B, SD, wa);
+    linear_forward(ws.in.state, p.action_head.cond_w, p.action_head.cond_b, ws.cond, B, SD, wa);
   } else {
     copy_strided(ws.cond, wa, p.action_head.cond_b, 0, B, wa, false);
   }
@@ -550,7 +556,7 @@ StepResult DevicePolicy::train_step(const ObsBatch<float>& o, const FlowTargets<
   copy_strided(ws.action.x[0] + wa, (H + 1) * wa, ws.ahead.emb, H * wa, B, H * wa, false);
   upload_layout(ws.keys, Seg::kAction, ws.action, tokens, B);
   if (state_on) {
-    flow_interpolate_forward(ws.state_noise, ws.state_in, ws.state_time, ws.shead.x_t, B, SD);
+    flow_interpolate_forward(ws.state_noise, ws.in.state, ws.state_time, ws.shead.x_t, B, SD);
     head_input_forward(c, p.state_head, ws.shead, ws.state_time, 1);
     copy_strided(ws.state.x[0], 0, ws.shead.emb, 0, 1, B * wst, false);
     upload_layout(ws.keys, Seg::kState, ws.state, tokens, B);
@@ -571,7 +577,7 @@ StepResult DevicePolicy::train_step(const ObsBatch<float>& o, const FlowTargets<
   if (state_on) {
     copy_strided(ws.shead.fin, 0, ws.state.x[c.depth], 0, 1, B * wst, false);
     head_output_forward(c, p.state_head, ws.shead);
-    flow_matching_loss_forward(ws.shead.v, ws.state_noise, ws.state_in, nullptr, ws.loss, ws.per_state, B, SD);
+    flow_matching_loss_forward(ws.shead.v, ws.state_noise, ws.in.state, nullptr, ws.loss, ws.per_state, B, SD);
     copy_to_host(scalar.data(), ws.loss, sizeof(float));
     copy_to_host(per.data(), ws.per_state, per.size() * sizeof(float));
     r.loss.state = scalar[0];
@@ -588,7 +594,7 @@ StepResult DevicePolicy::train_step(const ObsBatch<float>& o, const FlowTargets<
   copy_strided(ws.action_dout + wa, (H + 1) * wa, ws.agrad.dfin, H * wa, B, H * wa, false);
   if (state_on) {
     zero(ws.sgrad.dv, B * SD);
-    flow_matching_loss_backward(ws.shead.v, ws.state_noise, ws.state_in, nullptr, static_cast<float>(state_weight),
+    flow_matching_loss_backward(ws.shead.v, ws.state_noise, ws.in.state, nullptr, static_cast<float>(state_weight),
                                 nullptr, ws.sgrad.dv, nullptr, nullptr, B, SD);
     head_output_backward(p.state_head, &g.state_head, ws.shead, ws.sgrad.dv, ws.sgrad);
   }
@@ -610,14 +616,14 @@ StepResult DevicePolicy::train_step(const ObsBatch<float>& o, const FlowTargets<
   sum_batch_rows(ws.dx0_obs, Tobs * wb, g.pos, B, P * wb);
   copy_strided(ws.dpatch, P * wb, ws.dx0_obs, Tobs * wb, B, P * wb, false);
   copy_strided(ws.dtext, L * wb, ws.dx0_obs + P * wb, Tobs * wb, B, L * wb, false);
-  linear_backward(ws.dpatch, ws.patches, nullptr, nullptr, g.patch_w, g.patch_b, B * P, c.patch_dim(), wb);
-  embedding_backward(ws.text, ws.dtext, g.text, B * L, c.vocab_size, wb, ws.embedding_scratch);
+  linear_backward(ws.dpatch, ws.in.patches, nullptr, nullptr, g.patch_w, g.patch_b, B * P, c.patch_dim(), wb);
+  embedding_backward(ws.in.text, ws.dtext, g.text, B * L, c.vocab_size, wb, ws.embedding_scratch);
   if (c.use_prompt)
-    scatter_prompt_rows(ws.dx0_prompt, ws.embodiment, g.prompt, B, c.num_embodiments, c.num_prompt_tokens, wb);
+    scatter_prompt_rows(ws.dx0_prompt, ws.in.embodiment, g.prompt, B, c.num_embodiments, c.num_prompt_tokens, wb);
   // Action rows [state token | action tokens].
   copy_strided(ws.dcond, wa, ws.dx0_action, (H + 1) * wa, B, wa, false);
   copy_strided(ws.demb, H * wa, ws.dx0_action + wa, (H + 1) * wa, B, H * wa, false);
-  linear_backward(ws.dcond, ws.state_in, nullptr, nullptr, c.action_sees_state ? g.action_head.cond_w : nullptr,
+  linear_backward(ws.dcond, ws.in.state, nullptr, nullptr, c.action_sees_state ? g.action_head.cond_w : nullptr,
                   g.action_head.cond_b, B, SD, wa);
   head_input_backward(p.action_head, g.action_head, ws.ahead, ws.demb, ws.agrad);
   if (state_on) head_input_backward(p.state_head, g.state_head, ws.shead, ws.dx0_state, ws.sgrad);
@@ -644,11 +650,7 @@ DevicePolicy::Workspace& DevicePolicy::workspace(int64_t B) {
   if (cfg_.use_prompt) layout.push_back(Seg::kPrompt);
   layout.push_back(Seg::kAction);
   auto ws = std::make_unique<Workspace>(cfg_, B, layout);
-  Arena plan = Arena::planning();
-  ws->carve_all(plan, cfg_);
-  ws->memory = DeviceBuffer(static_cast<size_t>(plan.used()));
-  ws->arena = Arena::over(ws->memory.data(), plan.used());
-  ws->carve_all(ws->arena, cfg_);
+  place(*ws, cfg_);
   ws_ = std::move(ws);
   return *ws_;
 }
@@ -665,17 +667,14 @@ void DevicePolicy::act(const ObsBatch<float>& o, const float* noise, uint64_t se
   SampleTokens tokens{o.text, drop_prompt};
 
   // Inputs and the host-built masks and positions.
-  copy_to_device(ws.images, o.images, static_cast<size_t>(B * c.frames * c.image_size * c.image_size * 3));
-  copy_to_device(ws.text, o.text, static_cast<size_t>(B * c.max_text_len) * sizeof(int32_t));
-  copy_to_device(ws.embodiment, o.embodiment, static_cast<size_t>(B) * sizeof(int32_t));
-  copy_to_device(ws.state, o.state, static_cast<size_t>(B * c.state_dim) * sizeof(float));
+  ws.in.upload(o, c);
   // Prefix: observation (and prompt) rows, keys and values cached.
   const int64_t wb = c.backbone.width;
-  embed_observations(B, ws.images, ws.text, ws.patches, ws.patch_rows, ws.text_rows, ws.obs.x[0]);
+  embed_observations(B, ws.in, ws.obs.x[0]);
   upload_layout(ws.keys, Seg::kObs, ws.obs, tokens, B);
   std::vector<SegmentActs<float>*> prefix = {&ws.obs};
   if (c.use_prompt) {
-    gather_prompt_rows(p.prompt, ws.embodiment, ws.prompt.x[0], B, c.num_prompt_tokens, wb);
+    gather_prompt_rows(p.prompt, ws.in.embodiment, ws.prompt.x[0], B, c.num_prompt_tokens, wb);
     upload_layout(ws.keys, Seg::kPrompt, ws.prompt, tokens, B);
     prefix.push_back(&ws.prompt);
   }
@@ -698,7 +697,7 @@ void DevicePolicy::act(const ObsBatch<float>& o, const float* noise, uint64_t se
     for (int64_t b = 0; b < B; ++b) times[k * B + b] = 1.0f - static_cast<float>(k) / static_cast<float>(steps);
   copy_to_device(ws.times, times.data(), times.size() * sizeof(float));
   if (c.action_sees_state) {
-    linear_forward(ws.state, p.action_head.cond_w, p.action_head.cond_b, ws.cond, B, c.state_dim, w);
+    linear_forward(ws.in.state, p.action_head.cond_w, p.action_head.cond_b, ws.cond, B, c.state_dim, w);
   } else {
     copy_strided(ws.cond, w, p.action_head.cond_b, 0, B, w, false);
   }

@@ -20,6 +20,10 @@
 
 namespace vla::VLA_CUDA_NS {
 
+namespace policy_detail {
+struct DeviceObservations;
+}
+
 class DevicePolicy {
  public:
   explicit DevicePolicy(const Policy<float>& host);
@@ -74,9 +78,9 @@ class DevicePolicy {
   Workspace& workspace(int64_t B);
   PromptWorkspace& prompt_workspace(int64_t B);
   void upload_layout(const KeyLayout& keys, Seg s, SegmentActs<float>& sa, const SampleTokens& tokens, int64_t B);
-  // Observation rows' embeddings into x0 (patches, text and position embeddings).
-  void embed_observations(int64_t B, const uint8_t* images_dev, const int32_t* text_dev, float* patches,
-                          float* patch_rows, float* text_rows, float* x0);
+  // Observation rows' embeddings into x0 (patches, text and position embeddings) from a batch
+  // uploaded to the device (policy_device.cu's DeviceObservations).
+  void embed_observations(int64_t B, const policy_detail::DeviceObservations& in, float* x0);
 
   const Policy<float>& host_;
   ModelConfig cfg_;
