@@ -8,7 +8,10 @@
 #                                       # the CPU reference on the device (cuda.*) and emulator
 #   bash scripts/gpu-check.sh ops       # CUDA op benchmarks, then PyTorch on the same shapes
 #   bash scripts/gpu-check.sh model     # the policy: act b1/b256, prompt step b128 (small, base, pi0)
-#   bash scripts/gpu-check.sh torch     # PyTorch's policy on the same shapes (eager, torch.compile)
+#   bash scripts/gpu-check.sh torch [ARGS]  # PyTorch's policy on the same shapes (eager,
+#                                       # torch.compile); ARGS go to bench/torch_cuda_model.py, e.g.
+#                                       # `--preset small,base`, then `--preset pi0 --no-compile`,
+#                                       # then `--preset pi0 --no-eager --compile-scope layers --ops act`
 #   bash scripts/gpu-check.sh all       # build + parity + ops (what fits one call)
 #
 # cuBLAS: the toolkit's when it has one, else the nvidia-cublas wheel of the local PyTorch
@@ -18,6 +21,7 @@ cd "$(dirname "$0")/.."
 out="${OUT:-$PWD/build-gpu/out}"
 mkdir -p "$out"
 phase="${1:-all}"
+shift || true
 
 find_cublas() {
   ls /usr/local/cuda/lib64/libcublas.so* > /dev/null 2>&1 && return
@@ -75,7 +79,10 @@ do_model() {
 
 do_torch() {
   echo "== PyTorch's policy on the device"
-  PYTHONUNBUFFERED=1 timeout 540 python3 bench/torch_cuda_model.py --json "$out/torch-model.json" 2>&1 | tee "$out/torch-model.log" | tail -n 80
+  local tag
+  tag="$(echo "$*" | tr -c 'a-zA-Z0-9' '-' | sed 's/-\+/-/g; s/^-//; s/-$//')"
+  PYTHONUNBUFFERED=1 timeout 540 python3 bench/torch_cuda_model.py --json "$out/torch-model${tag:+-$tag}.json" "$@" 2>&1 |
+    tee "$out/torch-model${tag:+-$tag}.log" | tail -n 80
 }
 
 case "$phase" in
@@ -83,7 +90,7 @@ case "$phase" in
   parity) do_parity ;;
   ops) do_ops ;;
   model) do_model ;;
-  torch) do_torch ;;
+  torch) do_torch "$@" ;;
   all) do_build && do_parity; do_ops ;;
   *) echo "usage: bash scripts/gpu-check.sh build|parity|ops|model|torch|all" >&2; exit 2 ;;
 esac
