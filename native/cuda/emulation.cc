@@ -247,10 +247,12 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, cons
 
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   if (!ptr) return cudaErrorInvalidValue;
-  size_t rounded = ((bytes ? bytes : 1) + 255) / 256 * 256;
-  void* p = std::aligned_alloc(256, rounded);
-  if (!p) return cudaErrorMemoryAllocation;
-  std::memset(p, 0xFF, rounded);  // uninitialized device memory reads as NaN
+  // Exactly `bytes` (aligned like cudaMalloc's), so AddressSanitizer sees a kernel that reads or
+  // writes past the end of a buffer.
+  const size_t size = bytes ? bytes : 1;
+  void* p = nullptr;
+  if (posix_memalign(&p, 256, size) != 0 || !p) return cudaErrorMemoryAllocation;
+  std::memset(p, 0xFF, size);  // uninitialized device memory reads as NaN
   *ptr = p;
   return cudaSuccess;
 }
