@@ -73,24 +73,15 @@ __global__ void geglu_bwd_kernel(const float* dy, const float* x, float* dx, int
 
 }  // namespace
 
-// Every elementwise op: a grid-stride kernel over n items, nothing launched for n = 0.
-#define LAUNCH_ELEMENTWISE(kernel, n, ...)                                    \
-  do {                                                                        \
-    if ((n) > 0) {                                                            \
-      VLA_LAUNCH(kernel, blocks_for(n, kThreads), kThreads, 0, __VA_ARGS__);  \
-      VLA_CUDA_CHECK(cudaGetLastError());                                     \
-    }                                                                         \
-  } while (0)
 
-void silu_forward(const float* x, float* y, int64_t n) { LAUNCH_ELEMENTWISE(silu_fwd_kernel, n, x, y, n); }
-void silu_backward(const float* dy, const float* x, float* dx, int64_t n) { LAUNCH_ELEMENTWISE(silu_bwd_kernel, n, dy, x, dx, n); }
-void gelu_tanh_forward(const float* x, float* y, int64_t n) { LAUNCH_ELEMENTWISE(gelu_fwd_kernel, n, x, y, n); }
-void gelu_tanh_backward(const float* dy, const float* x, float* dx, int64_t n) { LAUNCH_ELEMENTWISE(gelu_bwd_kernel, n, dy, x, dx, n); }
-void geglu_forward(const float* x, float* y, int64_t M, int64_t F) { LAUNCH_ELEMENTWISE(geglu_fwd_kernel, M * F, x, y, M, F); }
+void silu_forward(const float* x, float* y, int64_t n) { VLA_LAUNCH_OVER(silu_fwd_kernel, n, kThreads, x, y, n); }
+void silu_backward(const float* dy, const float* x, float* dx, int64_t n) { VLA_LAUNCH_OVER(silu_bwd_kernel, n, kThreads, dy, x, dx, n); }
+void gelu_tanh_forward(const float* x, float* y, int64_t n) { VLA_LAUNCH_OVER(gelu_fwd_kernel, n, kThreads, x, y, n); }
+void gelu_tanh_backward(const float* dy, const float* x, float* dx, int64_t n) { VLA_LAUNCH_OVER(gelu_bwd_kernel, n, kThreads, dy, x, dx, n); }
+void geglu_forward(const float* x, float* y, int64_t M, int64_t F) { VLA_LAUNCH_OVER(geglu_fwd_kernel, M * F, kThreads, x, y, M, F); }
 void geglu_backward(const float* dy, const float* x, float* dx, int64_t M, int64_t F) {
-  LAUNCH_ELEMENTWISE(geglu_bwd_kernel, M * F, dy, x, dx, M, F);
+  VLA_LAUNCH_OVER(geglu_bwd_kernel, M * F, kThreads, dy, x, dx, M, F);
 }
 
-#undef LAUNCH_ELEMENTWISE
 
 }  // namespace vla::VLA_CUDA_NS

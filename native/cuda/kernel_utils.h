@@ -135,3 +135,13 @@ __device__ inline T block_sum(T v, T* red) {
 }
 
 }  // namespace vla::VLA_CUDA_NS
+
+// Launches a grid-stride kernel over n items with `threads` per block (nothing for n <= 0), and
+// checks the launch. The file using it includes cuda/cuda_check.h.
+#define VLA_LAUNCH_OVER(kernel, n, threads, ...)                                     \
+  do {                                                                               \
+    if ((n) > 0) {                                                                   \
+      VLA_LAUNCH(kernel, ::vla::VLA_CUDA_NS::blocks_for((n), (threads)), (threads), 0, __VA_ARGS__); \
+      VLA_CUDA_CHECK(cudaGetLastError());                                            \
+    }                                                                                \
+  } while (0)

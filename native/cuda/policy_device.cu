@@ -223,6 +223,7 @@ struct DevicePolicy::PromptWorkspace {
   float *state_noise = nullptr, *state_time = nullptr, *loss = nullptr, *per_sample = nullptr;
   float *dv = nullptr, *dnorm = nullptr, *dfin = nullptr, *dw_unused = nullptr;
   float *dx0_prompt = nullptr, *dx0_state = nullptr, *dprompt = nullptr;
+  uint8_t* used_mask = nullptr;  // [E * K * wb]: 1 in the prompt blocks of the batch's embodiments
 
   PromptWorkspace(const ModelConfig& c, int64_t batch)
       : B(batch), keys(c, {Seg::kObs, Seg::kPrompt, Seg::kState}), arena(Arena::planning()), scratch(Arena::planning()) {}
@@ -247,6 +248,7 @@ struct DevicePolicy::PromptWorkspace {
     dx0_prompt = carve<float>(a, B * K * wb, "dx0_prompt");
     dx0_state = carve<float>(a, B * ws, "dx0_state");
     dprompt = carve<float>(a, c.num_embodiments * K * wb, "dprompt");
+    used_mask = carve<uint8_t>(a, c.num_embodiments * K * wb, "used_mask");
   }
 };
 
@@ -467,17 +469,15 @@ StepResult DevicePolicy::prompt_step(const ObsBatch<float>& o, const FlowTargets
     r.clipped = true;
   }
   if (prompt_m_.bytes() == 0) {
-    std::vector<float> zeros(static_cast<size_t>(E * block), 0.0f);
-    prompt_m_ = DeviceBuffer(zeros.size() * sizeof(float));
-    prompt_v_ = DeviceBuffer(zeros.size() * sizeof(float));
-    prompt_m_.upload(zeros.data(), zeros.size() * sizeof(float));
-    prompt_v_.upload(zeros.data(), zeros.size() * sizeof(float));
+    prompt_m_ = DeviceBuffer(static_cast<size_t>(E * block) * sizeof(float));
+    prompt_v_ = DeviceBuffer(static_cast<size_t>(E * block) * sizeof(float));
+    zero(prompt_m_.as<float>(), E * block);
+    zero(prompt_v_.as<float>(), E * block);
   }
-  DeviceBuffer mask(used.size());
-  mask.upload(used.data(), used.size());
+  copy_to_device(ws.used_mask, used.data(), used.size());
   AdamWHyper hyper = s.adam;
   hyper.step = ++prompt_adam_step_;
-  adamw_step(p.prompt, ws.dprompt, prompt_m_.as<float>(), prompt_v_.as<float>(), mask.as<uint8_t>(), E * block, hyper);
+  adamw_step(p.prompt, ws.dprompt, prompt_m_.as<float>(), prompt_v_.as<float>(), ws.used_mask, E * block, hyper);
   synchronize();
   return r;
 }

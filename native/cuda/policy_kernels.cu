@@ -77,43 +77,35 @@ __global__ void axpy_kernel(float* x, float a, const float* y, int64_t n) {
 
 }  // namespace
 
-#define LAUNCH_OVER(kernel, n, ...)                                   \
-  do {                                                                \
-    if ((n) > 0) {                                                    \
-      VLA_LAUNCH(kernel, blocks_for(n, kThreads), kThreads, 0, __VA_ARGS__);    \
-      VLA_CUDA_CHECK(cudaGetLastError());                             \
-    }                                                                 \
-  } while (0)
 
 void patchify(const uint8_t* images, float* patches, int64_t B, int64_t F, int64_t S, int64_t ps) {
-  LAUNCH_OVER(patchify_kernel, B * F * S * S * 3, images, patches, B, F, S, ps);
+  VLA_LAUNCH_OVER(patchify_kernel, B * F * S * S * 3, kThreads, images, patches, B, F, S, ps);
 }
 
 void assemble_observation_rows(const float* patch_rows, const float* pos, const float* text_rows, float* x0,
                                int64_t B, int64_t P, int64_t L, int64_t w) {
-  LAUNCH_OVER(assemble_obs_kernel, B * (P + L) * w, patch_rows, pos, text_rows, x0, B, P, L, w);
+  VLA_LAUNCH_OVER(assemble_obs_kernel, B * (P + L) * w, kThreads, patch_rows, pos, text_rows, x0, B, P, L, w);
 }
 
 void gather_prompt_rows(const float* prompt, const int32_t* embodiment, float* x0, int64_t B, int64_t K, int64_t w) {
-  LAUNCH_OVER(gather_prompt_kernel, B * K * w, prompt, embodiment, x0, B, K * w);
+  VLA_LAUNCH_OVER(gather_prompt_kernel, B * K * w, kThreads, prompt, embodiment, x0, B, K * w);
 }
 
 void scatter_prompt_rows(const float* dx0, const int32_t* embodiment, float* dprompt, int64_t B, int64_t E, int64_t K,
                          int64_t w) {
-  LAUNCH_OVER(scatter_prompt_kernel, E * K * w, dx0, embodiment, dprompt, B, E, K * w);
+  VLA_LAUNCH_OVER(scatter_prompt_kernel, E * K * w, kThreads, dx0, embodiment, dprompt, B, E, K * w);
 }
 
 void time_feature_rows(const float* proj, const float* t, int64_t per_sample, float* cat, int64_t rows, int64_t w,
                        double min_period, double max_period) {
-  LAUNCH_OVER(time_rows_kernel, rows * w, proj, t, per_sample, cat, rows, w, min_period, max_period);
+  VLA_LAUNCH_OVER(time_rows_kernel, rows * w, kThreads, proj, t, per_sample, cat, rows, w, min_period, max_period);
 }
 
 void split_time_feature_rows(const float* dcat, float* dproj, int64_t rows, int64_t w) {
-  LAUNCH_OVER(split_time_rows_kernel, rows * w, dcat, dproj, rows, w);
+  VLA_LAUNCH_OVER(split_time_rows_kernel, rows * w, kThreads, dcat, dproj, rows, w);
 }
 
-void axpy(float* x, float a, const float* y, int64_t n) { LAUNCH_OVER(axpy_kernel, n, x, a, y, n); }
+void axpy(float* x, float a, const float* y, int64_t n) { VLA_LAUNCH_OVER(axpy_kernel, n, kThreads, x, a, y, n); }
 
-#undef LAUNCH_OVER
 
 }  // namespace vla::VLA_CUDA_NS

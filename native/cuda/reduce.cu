@@ -48,7 +48,8 @@ __global__ void sum_batch_rows_kernel(const float* src, int64_t src_stride, floa
 double sum_squares(const float* x, int64_t n) {
   if (n <= 0) return 0.0;
   const unsigned blocks = blocks_for(n, kThreads, kMaxPartials);
-  DeviceBuffer partial(blocks * sizeof(double));
+  // One buffer of partial sums per host thread, kept: a training step calls this every time.
+  thread_local DeviceBuffer partial(kMaxPartials * sizeof(double));
   VLA_LAUNCH(sum_squares_kernel, blocks, kThreads, 0, x, n, partial.as<double>());
   VLA_CUDA_CHECK(cudaGetLastError());
   std::vector<double> host(blocks);
@@ -60,14 +61,12 @@ double sum_squares(const float* x, int64_t n) {
 
 void scale_values(float* x, float a, int64_t n) {
   if (n <= 0) return;
-  VLA_LAUNCH(scale_kernel, blocks_for(n, kThreads), kThreads, 0, x, a, n);
-  VLA_CUDA_CHECK(cudaGetLastError());
+  VLA_LAUNCH_OVER(scale_kernel, n, kThreads, x, a, n);
 }
 
 void sum_batch_rows(const float* src, int64_t src_stride, float* dst, int64_t B, int64_t n) {
   if (n <= 0 || B <= 0) return;
-  VLA_LAUNCH(sum_batch_rows_kernel, blocks_for(n, kThreads), kThreads, 0, src, src_stride, dst, B, n);
-  VLA_CUDA_CHECK(cudaGetLastError());
+  VLA_LAUNCH_OVER(sum_batch_rows_kernel, n, kThreads, src, src_stride, dst, B, n);
 }
 
 }  // namespace vla::VLA_CUDA_NS
