@@ -93,10 +93,15 @@ endmacro()
 # `target`: each native/cuda/*.cu (but device discovery and the cuBLAS-linked files) and each
 # native/tests/cuda/*.cc is included by a generated .cc compiled with VLA_CUDA_EMULATION, which
 # puts it in namespace vla::cuda_emu. Every build gets these, so CI checks the kernels' logic.
+# KERNELS_ONLY leaves the tests out (the emulated test addon links the kernels alone).
 function(vla_add_cuda_emulation target)
+  cmake_parse_arguments(ARG "KERNELS_ONLY" "" "" ${ARGN})
   file(GLOB kernels CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/native/cuda/*.cu)
   list(FILTER kernels EXCLUDE REGEX "(_cublas|cuda_context)\\.cu$")
-  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/native/tests/cuda/*.cc)
+  set(tests)
+  if(NOT ARG_KERNELS_ONLY)
+    file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/native/tests/cuda/*.cc)
+  endif()
   set(generated)
   foreach(src ${kernels} ${tests})
     file(RELATIVE_PATH rel ${CMAKE_CURRENT_SOURCE_DIR}/native ${src})

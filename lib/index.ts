@@ -56,8 +56,11 @@ export type {
   StepReport,
   TrainingBatch,
   CreateOptions,
+  LoadOptions,
   OptimizerState,
 } from './model/policy.js';
+export { DEVICES } from './model/device.js';
+export type { Device } from './model/device.js';
 export { Tokenizer, words, PAD_ID, UNK_ID } from './model/tokenizer.js';
 export { presetConfig } from './model/config.js';
 export type { ModelConfig, PresetName, CriticPresetName, ModelHead, ExpertDims } from './model/config.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { resolveDevice } from '../lib/cli/device.js';
+import { resolveCpuDevice, resolveDevice } from '../lib/cli/device.js';
 import { runCli } from '../lib/cli/main.js';
 import { Policy } from '../lib/model/policy.js';
 import { cudaStatus } from '../lib/system.js';
@@ -76,14 +76,18 @@ describe('vla-ttt bench', () => {
 });
 
 describe('--device', () => {
-  it('resolves auto and cpu to the CPU kernels and refuses cuda with the reason', () => {
+  it('resolves auto and cpu to the CPU kernels, cuda to the device where one is usable, and refuses it with the reason otherwise', () => {
     const none = { available: false, deviceCount: 0, deviceName: '', reason: 'this build has no CUDA backend (CUDA off)' };
     const gpu = { available: true, deviceCount: 1, deviceName: 'NVIDIA H100', reason: 'NVIDIA H100, sm_90' };
     expect(resolveDevice('auto', none)).toBe('cpu');
     expect(resolveDevice('cpu', gpu)).toBe('cpu');
     expect(resolveDevice('auto', gpu)).toBe('cpu');
+    expect(resolveDevice('cuda', gpu)).toBe('cuda');
     expect(() => resolveDevice('cuda', none)).toThrow(/^--device cuda: no usable CUDA device: this build has no CUDA backend \(CUDA off\); use --device cpu or auto$/);
-    expect(() => resolveDevice('cuda', gpu)).toThrow(/^--device cuda: NVIDIA H100 is usable, but the policy and critic ops have no CUDA kernels/);
+    // The CPU-only commands: the missing device first, then themselves.
+    expect(resolveCpuDevice('auto', 'vla-ttt train', 'why', gpu)).toBe('cpu');
+    expect(() => resolveCpuDevice('cuda', 'vla-ttt train', 'why', none)).toThrow(/^--device cuda: no usable CUDA device: this build has no CUDA backend/);
+    expect(() => resolveCpuDevice('cuda', 'vla-ttt train', 'the reason', gpu)).toThrow(/^--device cuda: NVIDIA H100 is usable, but vla-ttt train runs on the CPU only: the reason \(the device runs a policy's act, prompt step and training step\); use --device cpu or auto$/);
   });
 
   const out = join(dir, 'never');
@@ -102,8 +106,11 @@ describe('--device', () => {
     ['demo', ['demo', '--quick', '--out', out]],
   ];
   const cuda = cudaStatus();
+  // Where a device is usable, these run on it (test/device-emulated.test.ts runs eval so).
+  const onDevice = new Set(['eval', 'sweep', 'collect-demos', 'demo', 'adapt --method lpo']);
   for (const [name, argv] of commands) {
-    it(`${argv.slice(0, 3).join(' ')}: cuda exits 1 with the reason before any work; nonsense exits 1 naming the option`, async () => {
+    const runsOnDevice = onDevice.has(name) || onDevice.has(argv.slice(0, 3).join(' '));
+    it.skipIf(cuda.available && runsOnDevice)(`${argv.slice(0, 3).join(' ')}: cuda exits 1 with the reason before any work; nonsense exits 1 naming the option`, async () => {
       const r = await cli(...argv, '--device', 'cuda');
       expect(r.code).toBe(1);
       expect(r.stdout).toBe('');

@@ -9,21 +9,10 @@ import { describe, expect, it } from 'vitest';
 
 import { ArgumentError, Policy, RangeValueError, Tensor, Tokenizer, type ObservationBatch, type PolicyObservation } from '../lib/index.js';
 
-const require = createRequire(import.meta.url);
-const tokenizer = Tokenizer.fromTexts(['put the carrot on the plate', 'stack the green cube on the yellow cube']);
+import { observations, policyTokenizer } from './helpers/policy-inputs.js';
 
-function observations(policy: Policy, B: number, seed: number): PolicyObservation[] {
-  const S = policy.config.image_size;
-  const px = Tensor.rand([B * S * S * 3], { seed, scale: 255 });
-  const st = Tensor.randn([B * 4], { seed, stream: 1 });
-  const texts = ['put the carrot on the plate', 'stack the green cube on the yellow cube', 'put the cube on the plate please'];
-  return Array.from({ length: B }, (_, b) => ({
-    image: { width: S, height: S, data: Uint8Array.from(px.data.subarray(b * S * S * 3, (b + 1) * S * S * 3), (v) => Math.floor(v)) },
-    instruction: texts[b % texts.length]!,
-    state: st.data.subarray(b * 4, b * 4 + 4),
-    embodimentId: b % policy.config.num_embodiments,
-  }));
-}
+const require = createRequire(import.meta.url);
+const tokenizer = policyTokenizer();
 
 function flowTargets(policy: Policy, B: number, seed: number) {
   const c = policy.config;

@@ -18,6 +18,7 @@
 import { ArgumentError } from '../errors.js';
 import { comparePaired, evaluate, type EvalReport, type PairedComparison } from '../tabletop/eval.js';
 import { EpisodeRecorder } from '../tabletop/episode-recorder.js';
+import type { Device } from '../model/device.js';
 import { loadController } from '../tabletop/policy-controller.js';
 import { planEpisodes, runRollouts, type ImageRendering } from '../tabletop/rollout.js';
 import { embodimentIdOf, parseShift } from '../tabletop/shifts.js';
@@ -28,6 +29,8 @@ import { DEFAULT_BUFFER_TRAJECTORIES, TrajectoryBuffer } from './trajectory-buff
 
 export interface OfflineLpoOptions {
   checkpoint: string;
+  /** Where the policy acts and takes its prompt steps (default 'cpu'; Policy.to). */
+  device?: Device;
   shift: string;
   shiftSeed?: number;
   tasks: readonly string[];
@@ -160,7 +163,7 @@ export async function runOfflineLpo(o: OfflineLpoOptions): Promise<OfflineLpoRes
   if (settings.bufferSeed === settings.seed) {
     throw new ArgumentError('VLA_ARGUMENT', `the buffer seed (${settings.bufferSeed}) equals the evaluation seed: the buffer would hold the evaluated episodes; pick another`);
   }
-  const controller = loadController(o.checkpoint, settings.executeSteps !== null ? { executeSteps: settings.executeSteps } : {});
+  const controller = loadController(o.checkpoint, { ...(settings.executeSteps !== null ? { executeSteps: settings.executeSteps } : {}), device: o.device ?? 'cpu' });
   settings.executeSteps = controller.executeSteps;
   const policy = controller.policy;
   if (!policy.config.use_prompt || !policy.config.use_state_expert) {

@@ -13,6 +13,18 @@
  * policy.promptStep(buffer.sample(128, rng), { lr: 1e-3, seed: 0, step: 0 });
  * policy.save('adapted.safetensors');
  * ```
+ *
+ * On a CUDA device (`device: 'cuda'`, docs/cuda.md): act, promptStep and trainStep (and their
+ * async forms) run there; the weights move back for save / getParams / getPrompt by themselves.
+ *
+ * @example
+ * ```ts
+ * const policy = Policy.load('models/tabletop-small.safetensors', { device: 'cuda' }); // throws with the reason where CUDA is not usable
+ * const chunks = await policy.actAsync([observation], { seed: 1 });                    // on the device
+ * await policy.promptStepAsync(buffer.sample(128, rng), { lr: 1e-3, seed: 0, step: 0 }); // on the device
+ * policy.save('adapted.safetensors');                                                  // the device's weights
+ * policy.to('cpu');                                                                    // back to the CPU kernels
+ * ```
  */
 import { ArgumentError, RangeValueError, ShapeError, UnsupportedError } from '../errors.js';
 import type {
@@ -25,6 +37,7 @@ import type {
 } from '../native/addon-types.js';
 import { addon } from '../native/loader.js';
 import { presetConfig, type ModelConfig, type PresetName } from './config.js';
+import { checkDevice, type Device } from './device.js';
 import { callNative as call, callNativeAsync as callAsync, checkpointMetadata, checkpointWeights, tokenizerFromMetadata } from './model-io.js';
 import { Tokenizer } from './tokenizer.js';
 import { checkFinite, checkObservation } from './validate.js';
@@ -133,6 +146,13 @@ export interface CreateOptions {
   seed?: number | bigint;
   /** float64 is the reference used by gradient checks. */
   dtype?: 'float32' | 'float64';
+  /** Where act and the steps run (default 'cpu'); see Policy.to. */
+  device?: Device;
+}
+
+export interface LoadOptions {
+  /** Where act and the steps run (default 'cpu'); see Policy.to. */
+  device?: Device;
 }
 
 /**
@@ -178,26 +198,65 @@ export class Policy {
     checkPolicyConfig(config, 'Policy.create');
     const Native = addon().NativePolicy;
     const native = call(() => new Native({ config: JSON.stringify(config), seed: opts.seed ?? 0, dtype: opts.dtype ?? 'float32' }));
-    return new Policy(native, opts.tokenizer, {});
+    return new Policy(native, opts.tokenizer, {}).place(opts.device ?? 'cpu', 'Policy.create');
   }
 
   /**
-   * An independent copy (same config, tokenizer, weights and metadata; fresh optimizer state),
-   * e.g. a shadow policy that adapts on native threads while this one keeps acting.
+   * An independent copy (same config, tokenizer, weights, metadata and device; fresh optimizer
+   * state), e.g. a shadow policy that adapts on native threads while this one keeps acting.
    */
   clone(): Policy {
     const Native = addon().NativePolicy;
     const native = call(() => new Native({ config: JSON.stringify(this.config), seed: 0, dtype: this.dtype }));
     const copy = new Policy(native, this.tokenizer, { ...this.metadata });
     copy.setParams(this.getParams());
-    return copy;
+    return copy.place(this.device, 'Policy.clone');
   }
 
   /** Loads a checkpoint written by save() (safetensors; see docs/weights.md). */
-  static load(path: string): Policy {
+  static load(path: string, options: LoadOptions = {}): Policy {
     const { policy, metadata } = call(() => addon().NativePolicy.load(path));
     checkPolicyConfig(JSON.parse(policy.config()) as ModelConfig, `Policy.load(${path})`);
-    return new Policy(policy, tokenizerFromMetadata(metadata, path), metadata);
+    return new Policy(policy, tokenizerFromMetadata(metadata, path), metadata).place(options.device ?? 'cpu', `Policy.load(${path})`);
+  }
+
+  /** Where act and the steps run now. */
+  get device(): Device {
+    return this.native.device();
+  }
+
+  /**
+   * Moves the policy to `device` (in place; returns this, like torch's Module.to).
+   *
+   * On 'cuda', act, promptStep and trainStep (and their async forms) run on the device; the
+   * device keeps its own AdamW state (fresh on every move; the prompt step and the training step
+   * each have theirs, and a step reports its own optimizer's count). getParams, getPrompt, save
+   * and clone copy the device's weights back first, and setParams / setPrompt reach the device
+   * before its next call. The ops the device lacks (encode, observation encodings and
+   * `encodingsOut`, predict, lossAndGrads, flowLoss, flowStep, getGrads, the optimizer state,
+   * trainStep with `groups`, `actionLoss`, `stateLoss` or `actionToPrompt`) throw an
+   * UnsupportedError naming the op: they run on the CPU, after `to('cpu')`.
+   *
+   * 'cuda' throws an UnsupportedError with the reason cudaStatus() gives where this build has no
+   * CUDA backend or no CUDA device is usable, and for a float64 policy or a model whose
+   * observation rows attend the prompt. Moving to 'cpu' copies the device's weights back and
+   * drops the device state.
+   *
+   * @example
+   * ```ts
+   * const policy = Policy.load('models/tabletop-small.safetensors').to('cuda');
+   * const chunks = policy.act(observations, { seed: 0 });   // sampled on the device
+   * policy.to('cpu').encode(observations);                  // encodings are a CPU op
+   * ```
+   */
+  to(device: Device): this {
+    return this.place(device, 'Policy.to');
+  }
+
+  private place(device: Device, where: string): this {
+    checkDevice(device, where);
+    call(() => this.native.toDevice(device));
+    return this;
   }
 
   /**

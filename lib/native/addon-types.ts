@@ -60,6 +60,8 @@ export interface NativeBuildInfo {
 }
 
 export interface NativeCudaStatus {
+  /** What runs device 'cuda': the CUDA backend, its CPU emulator (the test addon), or nothing. */
+  backend: 'cuda' | 'emulator' | 'none';
   available: boolean;
   deviceCount: number;
   deviceName: string;
@@ -226,6 +228,9 @@ export interface NativePolicyInstance {
   optimizerStep(): number;
   getOptimizerState(): { m: Float32Array | Float64Array; v: Float32Array | Float64Array; step: number };
   setOptimizerState(state: { m: Float32Array | Float64Array; v: Float32Array | Float64Array; step: number }): void;
+  /** Places the policy: act and the steps run on device 'cuda' (its device twin) or on the CPU. */
+  toDevice(device: 'cpu' | 'cuda'): void;
+  device(): 'cpu' | 'cuda';
   // A progress critic's calls (head 'progress'); they fail on a policy, and the policy's on a critic.
   /** c [B] in [-100, 100] (the model's dtype): how far each sample's last frame advanced the task over its first. */
   progress(obs: NativeCriticObservations): Float32Array | Float64Array;

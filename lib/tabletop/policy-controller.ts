@@ -13,6 +13,7 @@
  * ```
  */
 import { ArgumentError } from '../errors.js';
+import type { Device } from '../model/device.js';
 import { Policy } from '../model/policy.js';
 import { checkObservation } from '../model/validate.js';
 import { Tensor } from '../tensor.js';
@@ -35,6 +36,8 @@ export interface ControllerOptions {
   noisePerEpisode?: boolean;
   /** Sees every sampled chunk: what a policy update learns from (evolve-loop.ts). */
   onChunk?: (c: SampledChunk) => void;
+  /** Where loadController places the policy (default 'cpu'; Policy.to). */
+  device?: Device;
 }
 
 /** One action chunk the controller sampled, in the policy's normalized units. */
@@ -116,7 +119,7 @@ export class PolicyController {
 
 /** Loads a checkpoint trained by `vla-ttt train` (weights, vocabulary and normalization). */
 export function loadController(path: string, options: ControllerOptions = {}): PolicyController {
-  const policy = Policy.load(path);
+  const policy = Policy.load(path, { device: options.device ?? 'cpu' });
   const norm = policy.metadata['normalization'];
   if (norm === undefined) throw new ArgumentError('VLA_ARGUMENT', `${path}: no 'normalization' metadata; was it trained with vla-ttt train?`);
   return new PolicyController(policy, Normalization.fromJSON(norm, path), options);

@@ -54,6 +54,7 @@ class DevicePolicy {
   // device's own, starting at zero (reset_prompt_optimizer starts them again).
   StepResult prompt_step(const ObsBatch<float>& obs, const FlowTargets<float>& f, const StepOptions& s);
   void reset_prompt_optimizer();
+  int64_t prompt_optimizer_step() const { return prompt_adam_step_; }
 
   // One training step of every parameter group on both losses, on the device: Policy::step(obs,
   // f, {action and state losses, all groups, state_weight}, s) (f: actions, action_noise,
@@ -63,6 +64,7 @@ class DevicePolicy {
   StepResult train_step(const ObsBatch<float>& obs, const FlowTargets<float>& f, double state_weight,
                         const StepOptions& s);
   void reset_optimizer();
+  int64_t optimizer_step() const { return adam_step_; }
 
   // The device weights, into a host buffer of num_params() floats.
   void download_params(float* host_params) const;

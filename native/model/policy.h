@@ -102,6 +102,9 @@ class Policy {
     return params_.data();
   }
   const T* params() const { return params_.data(); }
+  // Bumped by every parameter change (mutable params(), AdamW steps): a device copy of the
+  // weights is stale when the version it was made from differs.
+  int64_t weights_version() const { return weights_version_; }
   T* grads() { return grads_.data(); }
   int64_t num_params() const { return layout_.total(); }
   ParamsView<T> param_view() { return layout_.view(params_.data()); }

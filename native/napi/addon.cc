@@ -11,6 +11,7 @@
 #include "core/random.h"
 #include "core/thread_pool.h"
 #include "ops/gemm.h"
+#include "napi/device_policy.h"
 #include "napi/js_convert.h"
 #include "napi/op_binding.h"
 #include "napi/policy_binding.h"
@@ -42,8 +43,10 @@ Napi::Value build_info_js(const Napi::CallbackInfo& info) {
 Napi::Value cuda_status_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    CudaStatus s = cuda_status();
+    // The addon's view: the emulated test addon presents its CPU emulator as the device.
+    CudaStatus s = device_status();
     Napi::Object o = Napi::Object::New(env);
+    o.Set("backend", device_backend_name(device_backend()));
     o.Set("available", s.available);
     o.Set("deviceCount", s.device_count);
     o.Set("deviceName", s.device_name);

@@ -9,13 +9,20 @@
 // A progress critic (head 'progress') takes { batch, images [B*frames*S*S*3], text [B*L] } in its
 // own calls (progress, progressAsync, progressStep, progressStepAsync); each head's calls fail on
 // the other head's model.
+//
+// A float32 policy can be placed on device 'cuda' (toDevice): act, promptStep and trainStep (and
+// their async forms) then run on its device twin (device_policy.h), every other op that computes
+// with the weights fails naming itself and saying it runs on the CPU, and getParams / save read
+// the device's weights back first.
 #include "napi/policy_binding.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -25,6 +32,7 @@
 #include "model/checkpoint.h"
 #include "model/flow_draws.h"
 #include "model/policy.h"
+#include "napi/device_policy.h"
 #include "napi/js_convert.h"
 
 namespace vla::napi {
@@ -263,6 +271,21 @@ Napi::Object loss_object(Napi::Env env, const LossResult& r) {
   return o;
 }
 
+// The targets of a step from its draws (pointers into `d`, which outlives them; fields drawn
+// empty stay null). `actions`: the ground truth (null for the prompt step).
+template <typename T>
+FlowTargets<T> targets_of(const FlowDraws<T>& d, const T* actions) {
+  auto ptr = [](const auto& v) { return v.empty() ? nullptr : v.data(); };
+  FlowTargets<T> f;
+  f.actions = actions;
+  f.action_noise = ptr(d.action_noise);
+  f.action_time = ptr(d.action_time);
+  f.state_noise = ptr(d.state_noise);
+  f.state_time = ptr(d.state_time);
+  f.drop_prompt = ptr(d.drop_prompt);
+  return f;
+}
+
 // ---- the async worker ----------------------------------------------------------------------
 
 class PolicyWorker : public Napi::AsyncWorker {
@@ -371,6 +394,8 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
                            InstanceMethod("progressAsync", &NativePolicy::ProgressAsync),
                            InstanceMethod("progressStep", &NativePolicy::ProgressStep),
                            InstanceMethod("progressStepAsync", &NativePolicy::ProgressStepAsync),
+                           InstanceMethod("toDevice", &NativePolicy::ToDevice),
+                           InstanceMethod("device", &NativePolicy::Device),
                        });
   }
 
@@ -419,6 +444,18 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   auto dispatch(F&& f) {
     if (f32_) return f(*f32_);
     return f(*f64_);
+  }
+
+  // Ops the device twin does not run refuse while the policy is on the device, naming themselves
+  // (computing them on the CPU would silently use weights the device has moved past).
+  void cpu_only(const char* what) const {
+    if (device_)
+      fail(ErrorCode::kUnsupported, what, " runs on the CPU only, and this policy is on device 'cuda' (policy.to('cpu') moves it back)");
+  }
+  // The step count a step reports: the host optimizer's, or the device optimizer's that stepped.
+  int64_t step_count() {
+    if (device_) return device_->optimizer_step();
+    return dispatch([](auto& p) { return p.optimizer_step(); });
   }
 
   // Synchronous calls never wait: an async call queued and not settled yet makes them fail (the
@@ -507,10 +544,16 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   }
   Napi::Value GetParams(const Napi::CallbackInfo& info) {
     // Read through the const accessor: the mutable one counts as a change (act would repack).
-    return copy_buffer(info.Env(), "getParams", [](auto& p) { return std::as_const(p).params(); });
+    return copy_buffer(info.Env(), "getParams", [this](auto& p) {
+      if (device_) device_->pull();
+      return std::as_const(p).params();
+    });
   }
   Napi::Value GetGrads(const Napi::CallbackInfo& info) {
-    return copy_buffer(info.Env(), "getGrads", [](auto& p) { return p.grads(); });
+    return copy_buffer(info.Env(), "getGrads", [this](auto& p) {
+      cpu_only("getGrads");
+      return p.grads();
+    });
   }
 
   // setParams(flat typed array of the policy's dtype): every value must be finite.
@@ -558,6 +601,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         if (dtype == "float16") weights = StDType::kF16;
         else if (dtype != "float32") fail(ErrorCode::kArgument, "save: dtype must be 'float32' or 'float16', got '", dtype, "'");
       }
+      if (device_) device_->pull();
       save_policy(*f32_, info[0].As<Napi::String>().Utf8Value(), meta, weights);
       return env.Undefined();
     });
@@ -594,6 +638,15 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       }
       call.out = new_typed_array(env, DTypeOf<T>::value, n);
       T* out = static_cast<T*>(typed_array_data(call.out));
+      if constexpr (std::is_same_v<T, float>) {
+        if (device_) {
+          if (b.encodings) cpu_only((std::string(what) + " with observation encodings").c_str());
+          if (enc_out) cpu_only((std::string(what) + " with 'encodingsOut' (observation encodings)").c_str());
+          PolicyOnDevice* device = device_.get();
+          call.run = [device, b, noise, drop, seed, out] { device->act(b, noise, seed, out, drop); };
+          return 0;
+        }
+      }
       auto* policy = &p;
       call.run = [policy, b, noise, drop, seed, out, enc_out] { policy->act(b, noise, seed, out, drop, enc_out); };
       return 0;
@@ -632,6 +685,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   ActCall prepare_encode(const Napi::CallbackInfo& info, const char* what) {
     Napi::Env env = info.Env();
     ActCall call;
+    cpu_only(what);
     Napi::Object obs = read_object(info, 0, what, "observations");
     dispatch([&](auto& p) {
       using T = std::remove_reference_t<decltype(*p.params())>;
@@ -671,6 +725,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       auto lock = lock_now("predict");
+      cpu_only("predict");
       Keep keep;
       Napi::Object obs = read_object(info, 0, "predict", "observations");
       Napi::Object args = read_object(info, 1, "predict", "inputs");
@@ -738,6 +793,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       auto lock = lock_now("lossAndGrads");
+      cpu_only("lossAndGrads");
       Keep keep;
       Napi::Object obs = read_object(info, 0, "lossAndGrads", "observations");
       Napi::Object tg = read_object(info, 1, "lossAndGrads", "targets");
@@ -780,7 +836,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         auto lock = lock_now(what);
         StepResult r = call.run();
         account(env);
-        const int64_t step = dispatch([](auto& p) { return p.optimizer_step(); });
+        const int64_t step = step_count();
         return progress ? progress_step_object(env, r, step) : step_object(env, r, step);
       });
     }
@@ -793,7 +849,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
           env, std::move(call.keep),
           [this, run, result, step_no] {
             *result = run();
-            *step_no = dispatch([](auto& p) { return p.optimizer_step(); });
+            *step_no = step_count();
           },
           [result, step_no, progress](Napi::Env e) -> Napi::Value {
             return progress ? progress_step_object(e, *result, *step_no) : step_object(e, *result, *step_no);
@@ -819,21 +875,26 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     Napi::Object holder = Napi::Object::New(info.Env());
     holder.Set("actions", info.Length() > 1 ? info[1] : info.Env().Undefined());
     const ModelConfig& c = cfg();
+    if (device_) require_device_training(lo, what);
     dispatch([&](auto& p) {
       using T = std::remove_reference_t<decltype(*p.params())>;
       ObsBatch<T> b = read_obs<T>(c, obs, what, call.keep);
       const T* actions = read_values<T>(holder, what, "actions", b.B * c.horizon * c.action_dim, "batch * horizon * action_dim", call.keep);
+      if constexpr (std::is_same_v<T, float>) {
+        if (device_) {
+          if (b.encodings) cpu_only((std::string(what) + " with observation encodings").c_str());
+          PolicyOnDevice* device = device_.get();
+          call.run = [device, b, actions, lo, so, seed, step, drop_p, &c]() {
+            auto d = draw_flow<float>(seed, step, b.B, c.horizon * c.action_dim, c.state_dim, drop_p);
+            return device->train_step(b, targets_of(d, actions), lo.state_weight, so);
+          };
+          return 0;
+        }
+      }
       auto* policy = &p;
       call.run = [policy, b, actions, lo, so, seed, step, drop_p, &c]() {
         auto d = draw_flow<T>(seed, step, b.B, c.horizon * c.action_dim, c.state_dim, drop_p);
-        FlowTargets<T> f;
-        f.actions = actions;
-        f.action_noise = d.action_noise.data();
-        f.action_time = d.action_time.data();
-        f.state_noise = d.state_noise.data();
-        f.state_time = d.state_time.data();
-        f.drop_prompt = d.drop_prompt.data();
-        return policy->step(b, f, lo, so, false);
+        return policy->step(b, targets_of(d, actions), lo, so, false);
       };
       return 0;
     });
@@ -866,13 +927,21 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     dispatch([&](auto& p) {
       using T = std::remove_reference_t<decltype(*p.params())>;
       ObsBatch<T> b = read_obs<T>(c, obs, what, call.keep);
+      if constexpr (std::is_same_v<T, float>) {
+        if (device_) {
+          if (b.encodings) cpu_only((std::string(what) + " with observation encodings").c_str());
+          PolicyOnDevice* device = device_.get();
+          call.run = [device, b, so, seed, step, &c]() {
+            auto d = draw_flow<float>(seed, step, b.B, 0, c.state_dim, 0.0);
+            return device->prompt_step(b, targets_of<float>(d, nullptr), so);
+          };
+          return 0;
+        }
+      }
       auto* policy = &p;
       call.run = [policy, b, lo, so, seed, step, &c]() {
         auto d = draw_flow<T>(seed, step, b.B, 0, c.state_dim, 0.0);
-        FlowTargets<T> f;
-        f.state_noise = d.state_noise.data();
-        f.state_time = d.state_time.data();
-        return policy->step(b, f, lo, so, true);
+        return policy->step(b, targets_of<T>(d, nullptr), lo, so, true);
       };
       return 0;
     });
@@ -889,6 +958,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       auto lock = lock_now("flowLoss");
+      cpu_only("flowLoss (per-sample flow losses)");
       Keep keep;
       Napi::Object obs = read_object(info, 0, "flowLoss", "observations");
       Napi::Object tg = read_object(info, 1, "flowLoss", "targets");
@@ -911,6 +981,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   // surrogate with w_b computed by the caller).
   StepCall prepare_flow(const Napi::CallbackInfo& info, const char* what) {
     StepCall call;
+    cpu_only(what);
     Napi::Object obs = read_object(info, 0, what, "observations");
     Napi::Object tg = read_object(info, 1, what, "targets");
     Napi::Object opts = read_object(info, 2, what, "options", true);
@@ -1021,11 +1092,12 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         p.reset_optimizer();
         return 0;
       });
+      if (device_) device_->reset_optimizers();
       return info.Env().Undefined();
     });
   }
   Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(dispatch([](auto& p) { return p.optimizer_step(); })));
+    return Napi::Number::New(info.Env(), static_cast<double>(step_count()));
   }
 
   // getOptimizerState() -> { m, v, step } (copies)
@@ -1033,6 +1105,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       auto lock = lock_now("getOptimizerState");
+      cpu_only("getOptimizerState");
       Napi::Object o = Napi::Object::New(env);
       dispatch([&](auto& p) {
         using T = std::remove_reference_t<decltype(*p.params())>;
@@ -1054,6 +1127,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       auto lock = lock_now("setOptimizerState");
+      cpu_only("setOptimizerState");
       Napi::Object o = read_object(info, 0, "setOptimizerState", "state");
       Keep keep;
       dispatch([&](auto& p) {
@@ -1068,8 +1142,50 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     });
   }
 
+  // ---- the device ----
+
+  // toDevice('cpu' | 'cuda'): places the policy. To 'cuda': a device twin with the current
+  // weights and fresh device optimizers. To 'cpu': the device's weights are copied back and the
+  // twin (with its optimizer state) is dropped. Moving where the policy already is does nothing.
+  Napi::Value ToDevice(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      auto lock = lock_now("toDevice");
+      const std::string name = info.Length() >= 1 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+      if (name == "cpu") {
+        if (device_) device_->pull();
+        device_.reset();
+      } else if (name == "cuda") {
+        if (device_) return env.Undefined();
+        if (!f32_) fail(ErrorCode::kUnsupported, "device 'cuda': a float64 policy (the gradient-check reference) runs on the CPU only");
+        device_ = std::make_unique<PolicyOnDevice>(*f32_);
+      } else {
+        fail(ErrorCode::kArgument, "toDevice(device): device must be 'cpu' or 'cuda', got '", name, "'");
+      }
+      return env.Undefined();
+    });
+  }
+  Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device_ ? "cuda" : "cpu"); }
+
+  // trainStep on the device trains what DevicePolicy::train_step trains: every parameter group
+  // on both losses with the default gradient routing; other settings run on the CPU.
+  void require_device_training(const LossOptions& lo, const char* what) const {
+    const std::vector<ParamGroup> all = all_groups();
+    bool every_group = lo.grad_groups.size() == all.size();
+    for (ParamGroup g : all)
+      every_group = every_group && std::find(lo.grad_groups.begin(), lo.grad_groups.end(), g) != lo.grad_groups.end();
+    const char* why = !lo.action_loss ? "'actionLoss: false'"
+                      : lo.state_loss != cfg().use_state_expert ? "'stateLoss' other than the model's default"
+                      : lo.routing.action_to_prompt ? "'actionToPrompt'"
+                      : !every_group ? "'groups' other than every group"
+                      : nullptr;
+    if (why) cpu_only((std::string(what) + " with " + why).c_str());
+  }
+
   std::unique_ptr<Policy<float>> f32_;
   std::unique_ptr<Policy<double>> f64_;
+  // Set while the policy is on device 'cuda' (float32 only); declared after f32_, which it refers to.
+  std::unique_ptr<PolicyOnDevice> device_;
   std::mutex mu_;
   int pending_async_ = 0;  // main thread only
   int64_t accounted_ = 0;

@@ -38,9 +38,9 @@ import { parseShift } from '../../tabletop/shifts.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { intOption, numberOption, parseOptions, policyOrCheckpoint, writeOutput, type CliContext } from '../context.js';
-import { addDeviceOption, deviceField, resolveDevice, type Device } from '../device.js';
+import { addDeviceOption, deviceField, resolveCpuDevice, resolveDevice, type Device } from '../device.js';
 import { formatComparison } from './compare.js';
-import { addEvolveOptions, EVOLVE_DEFAULTS, evolveOptionFields, parseHorizon, runEvolveCommand, type EvolveRunOutcome } from './evolve.js';
+import { addEvolveOptions, EVOLVE_CPU_ONLY, EVOLVE_DEFAULTS, evolveOptionFields, parseHorizon, runEvolveCommand, type EvolveRunOutcome } from './evolve.js';
 import type { SweepFile } from './sweep.js';
 
 
@@ -226,6 +226,7 @@ async function adaptLpo(o: AdaptOptions, checkpoint: string, device: Device, ctx
   let lastLine = 0;
   const r = await runOfflineLpo({
     checkpoint,
+    device,
     shift: o.shift,
     shiftSeed: o.shiftSeed,
     tasks,
@@ -423,7 +424,11 @@ export function registerAdapt(program: Command, ctx: CliContext): Command {
       refuseOtherMethodOptions(command, o.method);
       const checkpoint = policyOrCheckpoint(o);
       if (!o.out && !o.json) throw new ArgumentError('VLA_ARGUMENT', 'one of --out DIR or --json FILE is required (where the result goes)');
-      const device = resolveDevice(o.device);
+      // Offline LPO acts and takes prompt steps only: the device runs it. Online LPO and EVOLVE stay on the CPU.
+      const device =
+        o.method === 'evolve' ? resolveCpuDevice(o.device, 'adapt --method evolve', EVOLVE_CPU_ONLY)
+        : o.online ? resolveCpuDevice(o.device, 'adapt --online', 'the online learner is not wired to the device path yet')
+        : resolveDevice(o.device);
       const r = o.method === 'lpo' ? await adaptLpo(o, checkpoint, device, ctx) : await adaptEvolve(o, checkpoint, device, ctx);
       if (o.json) {
         await writeOutput('--json', o.json, JSON.stringify(r.json, null, 1) + '\n');

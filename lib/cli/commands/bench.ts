@@ -20,7 +20,7 @@ import { BENCH_PARTS, BENCH_SETTINGS, runBench, type BenchPart, type BenchReport
 import { cpuInfo } from '../../system.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { emitReport, intOption, parseOptions, type CliContext } from '../context.js';
-import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
+import { addDeviceOption, deviceField, resolveCpuDevice } from '../device.js';
 
 const whatList = z.string().transform((s, ctx) => {
   const parts = s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -97,7 +97,7 @@ export function registerBench(program: Command, ctx: CliContext): Command {
     )
     .action(async (raw: unknown) => {
       const o = parseOptions(BenchOptions, raw);
-      const device = resolveDevice(o.device);
+      const device = resolveCpuDevice(o.device, 'vla-ttt bench', 'its figures are the CPU kernels\' (the device has its own benchmarks: scripts/gpu-check.sh)');
       const report = await runBench({
         what: o.what,
         quick: o.quick === true,

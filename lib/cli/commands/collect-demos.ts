@@ -75,11 +75,11 @@ export function registerCollectDemos(program: Command, ctx: CliContext): Command
       const o = parseOptions(CollectOptions, raw);
       const policy = o.policy || o.checkpoint ? policyOrCheckpoint(o) : null;
       // The scripted expert runs no model: the device matters (and is checked) with a policy only.
-      if (policy) resolveDevice(o.device);
+      const device = policy ? resolveDevice(o.device) : 'cpu';
       const tasks = parseTaskList(o.tasks);
       const shift = parseShift(o.shift);
       const image = o.images ? { width: o.width, height: o.height } : null;
-      const resolved = resolvePolicy(policy ?? 'expert', o.executeSteps);
+      const resolved = resolvePolicy(policy ?? 'expert', o.executeSteps, device);
       if ('imageSize' in resolved && (!image || o.width !== resolved.imageSize.width || o.height !== resolved.imageSize.height)) {
         throw new ArgumentError('VLA_ARGUMENT', `--policy: the checkpoint takes ${resolved.imageSize.width}x${resolved.imageSize.height} images; drop --no-images/--width/--height`);
       }

@@ -34,7 +34,7 @@ import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { intOption, numberOption, parseOptions, writeOutput, type CliContext } from '../context.js';
-import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
+import { addDeviceOption, deviceField, resolveDevice, type Device } from '../device.js';
 import { writeLpoOutputs } from './adapt.js';
 
 /** The checkpoint the package ships, found from the package, not from the working directory. */
@@ -110,8 +110,10 @@ async function episodeFilmstrip(
   episode: EpisodeRecord,
   which: 'before' | 'after',
   recorded: boolean,
+  device: Device,
 ): Promise<DemoFilmstrip & { replayed: boolean }> {
-  const controller = loadController(r.checkpoint, r.settings.executeSteps !== null ? { executeSteps: r.settings.executeSteps } : {});
+  // On the evaluation's device, so the replay samples the chunks the evaluation did.
+  const controller = loadController(r.checkpoint, { ...(r.settings.executeSteps !== null ? { executeSteps: r.settings.executeSteps } : {}), device });
   if (which === 'after') {
     const prompts = r.prompts[r.mode === 'joint' ? 'all' : episode.task] ?? {};
     for (const [embodiment, values] of Object.entries(prompts)) controller.policy.setPrompt(Number(embodiment), values);
@@ -233,6 +235,7 @@ export function registerDemo(program: Command, ctx: CliContext): Command {
       let lastLine = 0;
       const r = await runOfflineLpo({
         checkpoint: SHIPPED_CHECKPOINT,
+        device,
         shift: shift.text,
         shiftSeed: o.shiftSeed,
         tasks,
@@ -261,8 +264,8 @@ export function registerDemo(program: Command, ctx: CliContext): Command {
       const { episode, reason } = pickShowcaseEpisode(r.before.episodes, r.after.episodes);
       const afterRecord = r.after.episodes.find((e) => e.task === episode.task && e.episodeIndex === episode.episodeIndex && e.seed === episode.seed)!;
       log(`drawing ${episode.task}#${episode.episodeIndex} before and after (${reason})`);
-      const before = await episodeFilmstrip(r, episode, 'before', episode.success);
-      const after = await episodeFilmstrip(r, afterRecord, 'after', afterRecord.success);
+      const before = await episodeFilmstrip(r, episode, 'before', episode.success, device);
+      const after = await episodeFilmstrip(r, afterRecord, 'after', afterRecord.success, device);
       const filmSeconds = (performance.now() - filmStart) / 1000;
 
       await writeLpoOutputs(out, r, { policy: SHIPPED_CHECKPOINT, saveBuffer: false });

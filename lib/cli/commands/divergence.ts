@@ -24,7 +24,7 @@ import { writeFileAtomic } from '../../tabletop/dataset.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { intOption, numberOption, parseOptions, policyOrCheckpoint, type CliContext } from '../context.js';
-import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
+import { addDeviceOption, deviceField, resolveCpuDevice } from '../device.js';
 
 const DivergenceOptions = z.object({
   policy: z.string().min(1).optional(),
@@ -89,7 +89,7 @@ export function registerDivergence(program: Command, ctx: CliContext): Command {
     .action(async (raw: unknown) => {
       const o = parseOptions(DivergenceOptions, raw);
       const checkpoint = policyOrCheckpoint(o);
-      const device = resolveDevice(o.device);
+      const device = resolveCpuDevice(o.device, 'vla-ttt divergence', 'the analysis is not wired to the device path yet');
       let parsed: z.infer<typeof PromptFile>;
       try {
         parsed = PromptFile.parse(JSON.parse(readFileSync(o.prompt, 'utf8')));

@@ -29,7 +29,7 @@ import { defaultWorkers, type BatchPolicy } from '../../tabletop/rollout.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { describeImages, emitReport, intOption, parseOptions, policyOrCheckpoint, type CliContext } from '../context.js';
-import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
+import { addDeviceOption, deviceField, resolveDevice, type Device } from '../device.js';
 
 const EvalOptions = z.object({
   policy: z.string().min(1).optional(),
@@ -51,14 +51,15 @@ const EvalOptions = z.object({
 
 /**
  * The policy argument: 'expert' (the scripted expert), or a checkpoint file written by
- * `vla-ttt train` (loaded with its normalization; chunks replanned every `executeSteps`).
+ * `vla-ttt train` (loaded with its normalization and placed on `device`; chunks replanned every
+ * `executeSteps`).
  */
-export function resolvePolicy(policy: string, executeSteps?: number): { policy: 'expert'; name: string; executeSteps: null } | { policy: BatchPolicy; name: string; imageSize: { width: number; height: number }; executeSteps: number } {
+export function resolvePolicy(policy: string, executeSteps?: number, device: Device = 'cpu'): { policy: 'expert'; name: string; executeSteps: null } | { policy: BatchPolicy; name: string; imageSize: { width: number; height: number }; executeSteps: number } {
   if (policy === 'expert') return { policy: 'expert', name: 'expert', executeSteps: null };
   if (!existsSync(policy)) {
     throw new ArgumentError('VLA_ARGUMENT', `--policy '${policy}': neither 'expert' nor an existing checkpoint file`);
   }
-  const controller = loadController(policy, executeSteps !== undefined ? { executeSteps } : {});
+  const controller = loadController(policy, { ...(executeSteps !== undefined ? { executeSteps } : {}), device });
   const side = controller.policy.config.image_size;
   return { policy: controller.batchPolicy, name: basename(policy), imageSize: { width: side, height: side }, executeSteps: controller.executeSteps };
 }
@@ -106,7 +107,7 @@ export function registerEval(program: Command, ctx: CliContext): Command {
       const o = parseOptions(EvalOptions, raw);
       const device = resolveDevice(o.device);
       const which = policyOrCheckpoint(o, "('expert' or a checkpoint file)");
-      const resolved = resolvePolicy(which, o.executeSteps);
+      const resolved = resolvePolicy(which, o.executeSteps, device);
       if ('imageSize' in resolved && o.images && (o.width !== resolved.imageSize.width || o.height !== resolved.imageSize.height)) {
         throw new ArgumentError('VLA_ARGUMENT', `--width/--height ${o.width}x${o.height}: the checkpoint takes ${resolved.imageSize.width}x${resolved.imageSize.height} images`);
       }

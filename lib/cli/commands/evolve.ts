@@ -33,13 +33,16 @@ import { defaultWorkers } from '../../tabletop/rollout.js';
 import { parseShift } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { intOption, numberOption, parseOptions, policyOrCheckpoint, type CliContext } from '../context.js';
-import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
+import { addDeviceOption, deviceField, resolveCpuDevice } from '../device.js';
 import { addEstimatorOptions, estimatorOptionFields } from './estimator-options.js';
 
 /**
  * Defaults of the settings `vla-ttt adapt --method evolve` names differently or shares with LPO
  * (the update method, the progress mode, lr, batch, anchor, the evaluation episodes).
  */
+/** Why EVOLVE runs on the CPU only (`evolve` and `adapt --method evolve` refuse --device cuda with it). */
+export const EVOLVE_CPU_ONLY = 'its update needs per-sample flow losses (flowLoss), flowStep and the progress critic, which the device path lacks';
+
 export const EVOLVE_DEFAULTS = { method: 'awr', mode: 'accumulative', lr: '1e-4', batch: '64', anchor: '0', evalEpisodes: '50' } as const;
 
 /** Zod fields of the EVOLVE knobs both commands name the same (addEvolveOptions registers them). */
@@ -293,7 +296,7 @@ export function registerEvolve(program: Command, ctx: CliContext): Command {
     .action(async (raw: unknown) => {
       const o = parseOptions(EvolveCliOptions, raw);
       const checkpoint = policyOrCheckpoint(o);
-      const device = resolveDevice(o.device);
+      const device = resolveCpuDevice(o.device, 'vla-ttt evolve', EVOLVE_CPU_ONLY);
       const tasks = parseTaskList(o.tasks);
       const shift = parseShift(o.shift);
       parseHorizon(o.horizon);

@@ -110,7 +110,7 @@ export function registerSweep(program: Command, ctx: CliContext): Command {
       if (!/^[0-9]+(\.[0-9]+)?$/.test(o.strength)) throw new ArgumentError('VLA_ARGUMENT', `--strength '${o.strength}': expected a non-negative number`);
       const shifts = sweepShifts(o.shifts, o.strength);
       const tasks = parseTaskList(o.tasks);
-      const resolved = resolvePolicy(policyOrCheckpoint(o, "('expert' or a checkpoint file)"), o.executeSteps);
+      const resolved = resolvePolicy(policyOrCheckpoint(o, "('expert' or a checkpoint file)"), o.executeSteps, device);
       const settings: SweepSettings = { policy: resolved.name, tasks, episodesPerTask: o.episodes, seed: o.seed, shiftSeed: o.shiftSeed, executeSteps: resolved.executeSteps, strength: o.strength };
       const file: SweepFile = readExisting(o.out, settings) ?? { ...settings, results: {} };
       file.device = device;

@@ -25,7 +25,7 @@ import { trainCritic } from '../../evolve/critic-trainer.js';
 import { ProgressCritic } from '../../evolve/progress-critic.js';
 import { benchmarkTokenizer } from '../../tabletop/vocabulary.js';
 import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
-import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
+import { addDeviceOption, deviceField, resolveCpuDevice } from '../device.js';
 import { addEstimatorOptions, estimatorOptionFields } from './estimator-options.js';
 
 const splitList = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -106,7 +106,7 @@ export function registerTrainCritic(program: Command, ctx: CliContext): Command 
     .addHelpText('after', '\nExample:\n  vla-ttt train-critic --data critic-data/noisy --out runs/critic.safetensors --eval-data critic-data/eval --json runs/critic.json')
     .action(async (raw: unknown) => {
       const o = parseOptions(TrainCriticOptions, raw);
-      const device = resolveDevice(o.device);
+      const device = resolveCpuDevice(o.device, 'vla-ttt train-critic', 'the progress critic has no device path');
       const dirs = splitList(o.data);
       const episodes = await loadCriticEpisodes(dirs);
       const seen = new Set(episodes.map((e) => e.task));
@@ -159,7 +159,7 @@ export function registerCriticQuality(program: Command, ctx: CliContext): Comman
     .addHelpText('after', '\nExample:\n  vla-ttt critic-quality --critic models/tabletop-critic.safetensors --data critic-data/eval --json quality.json')
     .action(async (raw: unknown) => {
       const o = parseOptions(CriticQualityOptions, raw);
-      const device = resolveDevice(o.device);
+      const device = resolveCpuDevice(o.device, 'vla-ttt critic-quality', 'the progress critic has no device path');
       const critic = ProgressCritic.load(o.critic);
       const episodes = await loadCriticEpisodes(splitList(o.data));
       const training = critic.metadata['training'];

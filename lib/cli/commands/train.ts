@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { cpuInfo, gemmBackend } from '../../system.js';
 import { train, type TrainResult, type Variant } from '../../train/trainer.js';
 import { intOption, numberOption, parseOptions, type CliContext } from '../context.js';
-import { addDeviceOption, deviceField, resolveDevice } from '../device.js';
+import { addDeviceOption, deviceField, resolveCpuDevice } from '../device.js';
 
 
 const TrainOptionsSchema = z.object({
@@ -78,7 +78,7 @@ export function registerTrain(program: Command, ctx: CliContext): Command {
     .addHelpText('after', '\nExample:\n  vla-ttt train --data demos/base --out runs/mine.safetensors --steps 5000 --lr 1e-3 --json runs/mine.train.json')
     .action(async (raw: unknown) => {
       const o = parseOptions(TrainOptionsSchema, raw);
-      const device = resolveDevice(o.device);
+      const device = resolveCpuDevice(o.device, 'vla-ttt train', 'the trainer is not wired to the device path yet');
       const bar = o.progress && process.stderr.isTTY ? new SingleBar({ format: 'train {bar} {value}/{total} | loss {loss} | {speed} samples/s | {eta_formatted} left', hideCursor: true }) : null;
       bar?.start(o.steps, 0, { loss: '-', speed: '-' });
       let lastLine = 0;
