@@ -54,6 +54,21 @@ describe('shift expressions', () => {
     expect(embodimentIdOf(parseShift('wrist-offset'))).toBe(2);
     expect(embodimentIdOf(parseShift('action-scale'))).toBe(3);
   });
+
+  it("'unannounced' keeps an embodiment's geometry but reports the source robot's id", () => {
+    const hidden = parseShift('unannounced+finger-length:0.5');
+    expect(hidden.text).toBe('unannounced+finger-length:0.5');
+    expect(embodimentIdOf(hidden)).toBe(0);
+    const told = resolveDomain(parseShift('finger-length:0.5'), 0).embodiment;
+    const notTold = resolveDomain(hidden, 0).embodiment;
+    expect(told.id).toBe(EMBODIMENT_IDS['finger-length']);
+    expect(notTold).toEqual({ ...told, id: 0 });
+    expect(resolveDomain(parseShift('wrist-offset+unannounced'), 0).embodiment.handOffset).toEqual([0.03, 0, 0]);
+    expect(parseShift('action-scale+unannounced:1').text).toBe('action-scale:1+unannounced');
+    expect(() => parseShift('unannounced')).toThrow(/'unannounced' hides an embodiment change from the policy and needs one of finger-length, wrist-offset, action-scale/);
+    expect(() => parseShift('camera+unannounced')).toThrow(ArgumentError);
+    expect(() => parseShift('finger-length+unannounced:0.5')).toThrow(/'unannounced' takes no strength/);
+  });
 });
 
 const episode: EpisodeSpec = { task: 'carrot-on-plate', configuration: 2, seed: 21 };

@@ -31,7 +31,7 @@ export { CONFIGURATIONS_PER_TASK, DEFAULT_EPISODE_CAPS, SUITES, TASK_NAMES, epis
 export type { Configuration, EpisodeCaps, Placement, Relation, Stage, Suite, TaskSpec } from './tasks.js';
 export { OBJECTS, OBJECT_KINDS } from './objects.js';
 export type { ObjectInstance, ObjectKind, ObjectSpec } from './objects.js';
-export { MAX_SHIFT_STRENGTH, SHIFT_PRESETS, SOURCE_SHIFT, embodimentIdOf, parseShift, resolveDomain } from './shifts.js';
+export { MAX_SHIFT_STRENGTH, SHIFT_PRESETS, SOURCE_SHIFT, STANDALONE_PRESETS, embodimentIdOf, isUnannounced, parseShift, resolveDomain } from './shifts.js';
 export type { Domain, Shift, ShiftComponent, ShiftPreset } from './shifts.js';
 export type { EpisodeOutcome, StageOutcome } from './metrics.js';
 export { SceneTemplate, extractScene } from './scene-extract.js';

@@ -20,6 +20,12 @@
  * | finger-length | embodiment | see embodiments.ts (id 1)                                           |
  * | wrist-offset  | embodiment | see embodiments.ts (id 2)                                           |
  * | action-scale  | embodiment | see embodiments.ts (id 3)                                           |
+ * | unannounced   | report     | no strength; with an embodiment preset only: the robot keeps reporting the source id (0) |
+ *
+ * `unannounced` models a robot whose gripper or arm was changed without telling the controller:
+ * the world has the embodiment's geometry, but observations carry the source robot's id, so the
+ * policy picks the source robot's latent prompt (e.g. `finger-length+unannounced`). Test-time
+ * adaptation then has to find the embodiment from the robot's own experience.
  *
  * @example
  * ```ts
@@ -39,7 +45,11 @@ import { EMBODIMENT_IDS, makeEmbodiment, SOURCE_EMBODIMENT, type Embodiment, typ
 export const VISUAL_PRESETS = ['camera', 'lighting', 'table', 'distractors'] as const;
 export const DYNAMICS_PRESETS = ['gain', 'latency', 'friction'] as const;
 export const EMBODIMENT_PRESETS = ['finger-length', 'wrist-offset', 'action-scale'] as const;
-export const SHIFT_PRESETS = ['source', ...VISUAL_PRESETS, ...DYNAMICS_PRESETS, ...EMBODIMENT_PRESETS] as const;
+/** Presets that are a shift on their own (what a sweep over 'all' runs). */
+export const STANDALONE_PRESETS = ['source', ...VISUAL_PRESETS, ...DYNAMICS_PRESETS, ...EMBODIMENT_PRESETS] as const;
+/** Modifies an embodiment preset instead of being a shift of its own (see the module comment). */
+export const UNANNOUNCED = 'unannounced';
+export const SHIFT_PRESETS = [...STANDALONE_PRESETS, UNANNOUNCED] as const;
 export type ShiftPreset = (typeof SHIFT_PRESETS)[number];
 
 export interface ShiftComponent {
@@ -86,6 +96,9 @@ export function parseShift(text: string): Shift {
       }
     }
     const preset = name as ShiftPreset;
+    if (preset === UNANNOUNCED && strength !== 1) {
+      throw new RangeValueError('VLA_VALUE', `shift term '${token}': '${UNANNOUNCED}' takes no strength (it hides the embodiment's id from the policy, or is absent)`);
+    }
     if (components.some((c) => c.preset === preset)) throw new ArgumentError('VLA_ARGUMENT', `shift '${text}' names '${preset}' twice`);
     components.push({ preset, strength });
   }
@@ -96,7 +109,13 @@ export function parseShift(text: string): Shift {
   if (embodiments.length > 1) {
     throw new ArgumentError('VLA_ARGUMENT', `shift '${text}' names two embodiments (${embodiments.map((c) => c.preset).join(', ')}); a shift has at most one`);
   }
-  return { components, text: components.map((c) => (c.preset === 'source' ? 'source' : `${c.preset}:${c.strength}`)).join('+') };
+  if (embodiments.length === 0 && components.some((c) => c.preset === UNANNOUNCED)) {
+    throw new ArgumentError(
+      'VLA_ARGUMENT',
+      `shift '${text}': '${UNANNOUNCED}' hides an embodiment change from the policy and needs one of ${EMBODIMENT_PRESETS.join(', ')}, e.g. finger-length+${UNANNOUNCED}`,
+    );
+  }
+  return { components, text: components.map((c) => (c.preset === 'source' || c.preset === UNANNOUNCED ? c.preset : `${c.preset}:${c.strength}`)).join('+') };
 }
 
 /** The training domain. */
@@ -248,13 +267,22 @@ export function resolveDomain(shift: Shift, shiftSeed: number): Domain {
       case 'action-scale':
         domain.embodiment = makeEmbodiment(preset as EmbodimentName, s);
         break;
+      case UNANNOUNCED:
+        break; // applied below, whatever the order of the terms
     }
   }
+  if (isUnannounced(shift)) domain.embodiment = { ...domain.embodiment, id: SOURCE_EMBODIMENT.id };
   return domain;
 }
 
-/** The embodiment id a shift runs under (0 unless it names an embodiment preset). */
+/** Whether the shift hides its embodiment's id from the policy (`+unannounced`). */
+export function isUnannounced(shift: Shift): boolean {
+  return shift.components.some((c) => c.preset === UNANNOUNCED);
+}
+
+/** The embodiment id a shift's observations carry (0 unless it names an embodiment preset and does not hide it). */
 export function embodimentIdOf(shift: Shift): number {
+  if (isUnannounced(shift)) return SOURCE_EMBODIMENT.id;
   const c = shift.components.find((x) => (EMBODIMENT_PRESETS as readonly string[]).includes(x.preset));
   return c ? EMBODIMENT_IDS[c.preset as EmbodimentName] : SOURCE_EMBODIMENT.id;
 }

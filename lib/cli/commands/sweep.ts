@@ -21,7 +21,7 @@ import { ArgumentError } from '../../errors.js';
 import { evaluate, type EvalReport } from '../../tabletop/eval.js';
 import { DEFAULT_IMAGE_SIZE } from '../../tabletop/observation-images.js';
 import { defaultWorkers } from '../../tabletop/rollout.js';
-import { parseShift, SHIFT_PRESETS } from '../../tabletop/shifts.js';
+import { parseShift, STANDALONE_PRESETS } from '../../tabletop/shifts.js';
 import { parseTaskList } from '../../tabletop/tasks.js';
 import { intOption, parseOptions, policyOrCheckpoint, writeOutput, type CliContext } from '../context.js';
 import { addDeviceOption, deviceField, resolveDevice, type Device } from '../device.js';
@@ -62,7 +62,7 @@ export interface SweepFile extends SweepSettings {
 
 /** Shift expressions of a sweep: 'all' (source and every preset) or a comma-separated list, each at `strength` unless it names its own. */
 export function sweepShifts(list: string, strength: string): string[] {
-  const names = list.trim() === 'all' ? [...SHIFT_PRESETS] : list.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list.trim() === 'all' ? [...STANDALONE_PRESETS] : list.split(',').map((s) => s.trim()).filter(Boolean);
   if (names.length === 0) throw new ArgumentError('VLA_ARGUMENT', `--shifts '${list}': no shift given`);
   const out = names.map((n) => (n === 'source' || n.includes(':') || n.includes('+') || strength === '1' ? n : `${n}:${strength}`));
   for (const s of out) parseShift(s); // refuses unknown presets with the list of known ones
